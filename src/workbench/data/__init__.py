@@ -1,0 +1,1 @@
+"""Data layer: the contract tables, sources, the curated store and interaction matrices."""

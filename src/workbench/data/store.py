@@ -1,0 +1,102 @@
+"""The curated layer: one parquet file per table with a manifest of counts and digests.
+
+Writes are atomic: tables are written to a staging folder that replaces the data set's folder
+only when every table is written, so a failed run leaves the previous curated data intact.
+The manifest's digest over all tables is the data set's version recorded in MLflow.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+MANIFEST = "manifest.json"
+
+
+def table_digest(frame: pd.DataFrame) -> str:
+    """sha256 of a table's content (values, column names and order), independent of files."""
+    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    digest = hashlib.sha256(hashed.tobytes())
+    digest.update("|".join(map(str, frame.columns)).encode())
+    return digest.hexdigest()
+
+
+def write_tables(folder: Path, tables: dict[str, pd.DataFrame], extra: dict | None = None) -> dict:
+    """Atomically replace ``folder`` with one parquet file per table and a manifest.
+
+    Parameters
+    ----------
+    folder : Path
+        ``data/curated/<data set>``.
+    tables : dict of str to DataFrame
+    extra : dict, optional
+        More facts for the manifest (source, options, reconciliation counts).
+
+    Returns
+    -------
+    dict
+        The manifest: ``tables`` (rows and digest of each), ``digest``, ``written_at``.
+    """
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.staging"
+    staging.mkdir()
+    try:
+        entries = {}
+        for name, frame in tables.items():
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+            entries[name] = {"rows": len(frame), "digest": table_digest(frame)}
+        combined = hashlib.sha256(
+            json.dumps({k: v["digest"] for k, v in sorted(entries.items())}).encode()
+        ).hexdigest()
+        manifest = {
+            "tables": entries,
+            "digest": combined,
+            "written_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **(extra or {}),
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+        _swap(staging, folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap(staging: Path, folder: Path) -> None:
+    """Replace ``folder`` by ``staging`` with renames only."""
+    retired = folder.parent / f".{folder.name}.{uuid.uuid4().hex}.old"
+    if folder.exists():
+        folder.rename(retired)
+    staging.rename(folder)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+def read_table(folder: Path, table: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Read one curated table; a clear error when the data set or table is missing."""
+    path = Path(folder) / f"{table}.parquet"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} does not exist: run the ingest notebook for data set {Path(folder).name!r}"
+        )
+    return pq.read_table(path, columns=columns).to_pandas()
+
+
+def has_table(folder: Path, table: str) -> bool:
+    """Whether the curated data set in ``folder`` has ``table``."""
+    return (Path(folder) / f"{table}.parquet").is_file()
+
+
+def read_manifest(folder: Path) -> dict:
+    """The manifest of a curated data set."""
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist: the data set was never curated")
+    return json.loads(path.read_text())

@@ -1,0 +1,1 @@
+"""Recommenders on one contract (``base.Recommender``) and conversion models."""
