@@ -120,8 +120,14 @@ def set_alias_if_better(
             better = value > float(current) if higher_is_better else value < float(current)
             if not better:
                 client.set_registered_model_alias(model_name, CHALLENGER, version)
-                log.info("%s v%s stays challenger: %s=%.4f vs champion %s", model_name,
-                         version, metric, value, current)
+                log.info(
+                    "%s v%s stays challenger: %s=%.4f vs champion %s",
+                    model_name,
+                    version,
+                    metric,
+                    value,
+                    current,
+                )
                 return False
     client.set_registered_model_alias(model_name, alias, version)
     return True

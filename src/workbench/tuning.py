@@ -78,9 +78,7 @@ def optimize(
             mlflow.set_tag("optuna.state", "COMPLETE")
             return value
 
-    study.optimize(
-        tracked, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar
-    )
+    study.optimize(tracked, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar)
     if parent is not None and _has_complete(study):
         mlflow.log_metric(f"best_{metric_name}", study.best_value)
         mlflow.log_params({f"best.{study.study_name}.{k}": v for k, v in study.best_params.items()})

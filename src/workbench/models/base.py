@@ -3,9 +3,13 @@
 A recommender is a scikit-learn estimator over a users x items CSR matrix of confidences.
 Subclasses implement ``_fit(user_items)`` and ``_score(user_idx, user_items)``; this base
 provides validation, top-k selection with seen items filtered, and ``similar_items``.
+Iterative models also accept a ``callback(epoch, model)`` in ``fit``, called after each epoch
+with the partly trained model (Optuna pruning uses it; raising stops training).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -50,19 +54,45 @@ class Recommender(BaseEstimator):
       setting attributes that end in ``_``;
     - ``_score(user_idx, user_items)``: a dense ``ndarray of shape (len(user_idx), n_items)``
       of scores, higher is better;
-    - optionally ``_item_vectors()``: ``ndarray of shape (n_items, n_factors)`` used by
-      ``similar_items`` (cosine); the default uses the columns of the training matrix.
+    - ``_item_vectors()``: ``ndarray or sparse matrix of shape (n_items, n_features)`` used
+      by ``similar_items`` (cosine); the default uses ``train_items_`` when the model keeps
+      its training matrix.
+
+    Iterative subclasses set the class attribute ``iterative = True`` and call
+    ``self._epoch_done(epoch, callback)`` after each epoch.
     """
 
-    def fit(self, user_items, y=None):
-        """Learn from ``user_items``, a ``csr_matrix of shape (n_users, n_items)``."""
+    iterative: bool = False
+
+    def fit(self, user_items, y=None, callback: Callable | None = None):
+        """Learn from ``user_items``.
+
+        Parameters
+        ----------
+        user_items : csr_matrix of shape (n_users, n_items)
+            Confidences (non-zero = interaction).
+        y : ignored
+        callback : callable, optional
+            ``callback(epoch, model)`` after each epoch of an iterative model; ignored by
+            closed-form models.
+
+        Returns
+        -------
+        self
+        """
         user_items = check_user_items(user_items)
+        if user_items.shape[0] == 0 or user_items.shape[1] == 0:
+            raise ValueError(f"user_items is empty: shape {user_items.shape}")
         self.n_users_, self.n_items_ = user_items.shape
-        self._fit(user_items)
+        self._fit(user_items, callback)
         return self
 
-    def _fit(self, user_items: sp.csr_matrix) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+        raise NotImplementedError  # pragma: no cover - abstract
+
+    def _epoch_done(self, epoch: int, callback: Callable | None) -> None:
+        if callback is not None:
+            callback(epoch, self)
 
     def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         raise NotImplementedError  # pragma: no cover - abstract
@@ -85,6 +115,10 @@ class Recommender(BaseEstimator):
         """
         check_is_fitted(self, "n_items_")
         user_items = check_user_items(user_items)
+        if user_items.shape[1] != self.n_items_:
+            raise ValueError(
+                f"user_items has {user_items.shape[1]} items, the model was fit on {self.n_items_}"
+            )
         single = np.ndim(user_idx) == 0
         users = np.atleast_1d(np.asarray(user_idx, dtype=np.int64))
         scores = np.asarray(self._score(users, user_items), dtype=np.float64)
@@ -96,6 +130,8 @@ class Recommender(BaseEstimator):
         return (item_idx[0], item_scores[0]) if single else (item_idx, item_scores)
 
     def _item_vectors(self) -> np.ndarray | sp.spmatrix:
+        if not hasattr(self, "train_items_"):
+            raise NotImplementedError(f"{type(self).__name__} has no item vectors")
         return self.train_items_.T.tocsr()
 
     def similar_items(self, item_idx: int, k: int = 10):
