@@ -44,10 +44,11 @@ def engagement(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
 
     Returns
     -------
-    DataFrame of shape (n_users, 6 + n_event_types), indexed by ``user_id``
+    DataFrame of shape (n_users, 7 + n_event_types), indexed by ``user_id``
         ``n_events``, ``n_sessions``, ``events_per_session``, ``days_active`` (distinct UTC
-        dates), ``tenure_days`` (first event to ``as_of``), ``active_day_share`` (days active
-        over tenure) and ``n_<event_type>`` for each event type present.
+        dates), ``tenure_days`` (first event to ``as_of``), ``days_since_last_event``,
+        ``active_day_share`` (days active over tenure) and ``n_<event_type>`` for each event
+        type present.
     """
     events = events[events["timestamp"] <= as_of]
     marked = events.assign(session=session_ids(events), day=events["timestamp"].dt.floor("D"))
@@ -62,6 +63,8 @@ def engagement(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     table["events_per_session"] = table["n_events"] / table["n_sessions"]
     first = grouped["timestamp"].min()
     table["tenure_days"] = (as_of - first).dt.total_seconds() / 86_400.0
+    last = grouped["timestamp"].max()
+    table["days_since_last_event"] = (as_of - last).dt.total_seconds() / 86_400.0
     table["active_day_share"] = table["days_active"] / np.ceil(table["tenure_days"]).clip(lower=1)
     counts = pd.crosstab(events["user_id"], events["event_type"]).astype(float)
     table = table.join(counts.add_prefix("n_"))

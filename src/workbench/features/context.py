@@ -1,0 +1,93 @@
+"""Context habits per user: when (hour of day, weekday) and how (device, channel) they come.
+
+Hours and weekdays are taken in UTC: the contract stores UTC timestamps and has no user time
+zone, so a "morning" is a UTC morning.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+DAYPARTS = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def slug(value: object) -> str:
+    """A column-name-safe lower-case form of ``value`` (``"Sci-Fi"`` -> ``"sci_fi"``)."""
+    text = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
+    return text or "unknown"
+
+
+def _shares(keys: pd.Series, users: pd.Series, prefix: str) -> pd.DataFrame:
+    """Row-normalized counts of ``keys`` per user, columns ``<prefix><slug(key)>``."""
+    counts = pd.crosstab(users, keys.map(slug))
+    shares = counts.div(counts.sum(axis=1), axis=0).astype(float)
+    shares.columns = [f"{prefix}{column}" for column in shares.columns]
+    shares.index.name = "user_id"
+    return shares
+
+
+def hour_profile(events: pd.DataFrame) -> pd.DataFrame:
+    """Share of each user's events in each hour of the day.
+
+    Returns
+    -------
+    DataFrame of shape (n_users, 24), indexed by ``user_id``, columns ``hour_00..hour_23``
+    """
+    hours = events["timestamp"].dt.hour
+    profile = pd.crosstab(events["user_id"], hours).reindex(columns=range(24), fill_value=0)
+    profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
+    profile.columns = [f"hour_{hour:02d}" for hour in range(24)]
+    profile.index.name = "user_id"
+    return profile
+
+
+def weekday_profile(events: pd.DataFrame) -> pd.DataFrame:
+    """Share of each user's events on each weekday.
+
+    Returns
+    -------
+    DataFrame of shape (n_users, 7), indexed by ``user_id``, columns ``weekday_mon..weekday_sun``
+    """
+    days = events["timestamp"].dt.weekday
+    profile = pd.crosstab(events["user_id"], days).reindex(columns=range(7), fill_value=0)
+    profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
+    profile.columns = [f"weekday_{name}" for name in WEEKDAYS]
+    profile.index.name = "user_id"
+    return profile
+
+
+def context(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Daypart, weekend, seasonality, device and channel habits per user.
+
+    Parameters
+    ----------
+    events : DataFrame of shape (n_events, >=3)
+        Contract ``events``; ``device`` and ``channel`` are used when the source has them.
+    as_of : Timestamp
+        Events after it are ignored.
+
+    Returns
+    -------
+    DataFrame of shape (n_users, n_columns), indexed by ``user_id``
+        ``daypart_<night|morning|afternoon|evening>`` shares, ``weekend_share``,
+        ``top_month_share`` (share of events in the user's busiest calendar month),
+        ``device_<name>`` and ``channel_<name>`` shares, ``main_device``, ``main_channel``.
+    """
+    events = events[events["timestamp"] <= as_of]
+    hours = hour_profile(events)
+    table = pd.DataFrame(index=hours.index)
+    for part, (start, stop) in DAYPARTS.items():
+        table[f"daypart_{part}"] = hours.iloc[:, start:stop].sum(axis=1)
+    table["weekend_share"] = weekday_profile(events)[["weekday_sat", "weekday_sun"]].sum(axis=1)
+    months = events["timestamp"].dt.strftime("%Y-%m")
+    table["top_month_share"] = _shares(months, events["user_id"], "m").max(axis=1)
+    for column in ("device", "channel"):
+        if column in events and events[column].notna().any():
+            known = events[events[column].notna()]
+            shares = _shares(known[column], known["user_id"], f"{column}_")
+            table = table.join(shares)
+            table[f"main_{column}"] = shares.idxmax(axis=1).str.removeprefix(f"{column}_")
+    return table
