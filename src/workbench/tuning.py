@@ -8,6 +8,7 @@ the sampler is seeded. Each family's search space lives beside its model, as a f
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -92,3 +93,95 @@ def _has_complete(study: optuna.Study) -> bool:
 def best_params(study: optuna.Study, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
     """The best trial's parameters over ``defaults`` (for fixed, untuned settings)."""
     return {**(defaults or {}), **study.best_params}
+
+
+class RecommenderObjective:
+    """Optuna objective for one recommender family, holding the matrices loaded once.
+
+    Each trial draws hyperparameters from the family's search space, fits on
+    ``train_user_items`` and returns ``ndcg@k`` on ``valid_user_items`` (a validation split
+    carved from the training part, never the test split). Iterative models report the
+    validation score every ``report_every`` epochs, so the study's pruner can stop them early.
+
+    Parameters
+    ----------
+    family : workbench.models.registry.Family
+    train_user_items, valid_user_items : csr_matrix of shape (n_users, n_items)
+    k : int
+    seed : int
+        ``random_state`` of seeded families.
+    report_every : int
+        Epochs between intermediate reports of iterative models.
+    """
+
+    def __init__(
+        self,
+        family,
+        train_user_items,
+        valid_user_items,
+        k: int = 10,
+        seed: int = 42,
+        report_every: int = 5,
+    ):
+        self.family = family
+        self.train_user_items = train_user_items
+        self.valid_user_items = valid_user_items
+        self.k = k
+        self.seed = seed
+        self.report_every = report_every
+
+    def score(self, model) -> float:
+        """``ndcg@k`` of a fitted model on the validation matrix."""
+        from workbench.evaluation import metrics, recommend_all
+
+        recommended = recommend_all(model, self.train_user_items, self.k)
+        return metrics.ndcg_at_k(recommended, self.valid_user_items)
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        model = self.family.make(self.family.suggest(trial), seed=self.seed)
+        callback = self._reporter(trial) if getattr(model, "iterative", False) else None
+        start = time.perf_counter()
+        model.fit(self.train_user_items, callback=callback)
+        trial.set_user_attr("fit_seconds", time.perf_counter() - start)
+        return self.score(model)
+
+    def _reporter(self, trial: optuna.Trial) -> Callable:
+        def report(epoch: int, model) -> None:
+            step = epoch + 1
+            if step % self.report_every:
+                return
+            trial.report(self.score(model), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {step}")
+
+        return report
+
+
+def tune_family(
+    name: str,
+    objective: RecommenderObjective,
+    n_trials: int,
+    storage: str | None,
+    study_prefix: str,
+    seed: int = 42,
+    metric_name: str = "valid_ndcg",
+    timeout: float | None = None,
+) -> optuna.Study:
+    """An Optuna study of family ``name`` (``<study_prefix>-<name>``), ``n_trials`` more trials.
+
+    Families without hyperparameters get a single trial. Iterative families get a median
+    pruner that waits for two complete trials.
+    """
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
+    study = create_study(f"{study_prefix}-{name}", storage, seed=seed, pruner=pruner)
+    if not _has_space(objective.family) and _has_complete(study):
+        return study
+    n_trials = n_trials if _has_space(objective.family) else 1
+    return optimize(
+        study, objective, n_trials, metric_name, show_progress_bar=False, timeout=timeout
+    )
+
+
+def _has_space(family) -> bool:
+    """Whether the family's search space draws any hyperparameter."""
+    return bool(family.suggest(optuna.create_study().ask()))

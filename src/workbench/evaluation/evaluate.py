@@ -1,0 +1,94 @@
+"""Evaluate a fitted recommender on a held-out matrix: every metric in one dict."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import scipy.sparse as sp
+
+from workbench.evaluation import metrics
+
+ACCURACY = {
+    "precision": metrics.precision_at_k,
+    "recall": metrics.recall_at_k,
+    "ndcg": metrics.ndcg_at_k,
+    "map": metrics.map_at_k,
+    "hit_rate": metrics.hit_rate_at_k,
+    "mrr": metrics.mrr_at_k,
+}
+
+
+def recommend_all(model, train_user_items: sp.csr_matrix, k: int, batch_size: int = 2048):
+    """Top-``k`` item indices of every training user, seen items filtered.
+
+    Returns
+    -------
+    ndarray of shape (n_users, k)
+        ``-1`` where fewer than ``k`` unseen items have a finite score.
+    """
+    blocks = []
+    for start in range(0, train_user_items.shape[0], batch_size):
+        users = np.arange(start, min(start + batch_size, train_user_items.shape[0]))
+        items, scores = model.recommend(users, train_user_items, k=k, filter_seen=True)
+        blocks.append(np.where(np.isfinite(scores), items, -1))
+    return np.vstack(blocks)
+
+
+def ranking_metrics(
+    recommended: np.ndarray, test_user_items: sp.csr_matrix, train_user_items: sp.csr_matrix
+) -> dict[str, float]:
+    """Every accuracy and beyond-accuracy metric of ``recommended``.
+
+    Parameters
+    ----------
+    recommended : ndarray of shape (n_users, k)
+    test_user_items : csr_matrix of shape (n_users, n_items)
+    train_user_items : csr_matrix of shape (n_users, n_items)
+
+    Returns
+    -------
+    dict
+        ``precision_at_<k>``, ``recall_at_<k>``, ``ndcg_at_<k>``, ``map`` (the reference's),
+        ``map_at_<k>``, ``hit_rate_at_<k>``, ``mrr_at_<k>``, ``coverage_at_<k>``,
+        ``novelty_at_<k>``, ``diversity_at_<k>``, ``serendipity_at_<k>``.
+    """
+    k = recommended.shape[1]
+    result = {f"{name}_at_{k}": fn(recommended, test_user_items) for name, fn in ACCURACY.items()}
+    result["map"] = metrics.mean_average_precision(recommended, test_user_items)
+    result[f"coverage_at_{k}"] = metrics.catalog_coverage(recommended, test_user_items.shape[1])
+    result[f"novelty_at_{k}"] = metrics.novelty(recommended, train_user_items)
+    result[f"diversity_at_{k}"] = metrics.intra_list_diversity(recommended, train_user_items)
+    result[f"serendipity_at_{k}"] = metrics.serendipity(
+        recommended, test_user_items, train_user_items
+    )
+    return result
+
+
+def evaluate(
+    model, train_user_items: sp.csr_matrix, test_user_items: sp.csr_matrix, k: int = 10
+) -> dict[str, float]:
+    """Recommend ``k`` unseen items to every user and score them against the test matrix.
+
+    Parameters
+    ----------
+    model : Recommender
+        Fitted on ``train_user_items``.
+    train_user_items, test_user_items : csr_matrix of shape (n_users, n_items)
+        Same user and item indices.
+    k : int
+
+    Returns
+    -------
+    dict
+        ``ranking_metrics`` plus ``eval_seconds`` (recommending and scoring).
+    """
+    if train_user_items.shape != test_user_items.shape:
+        raise ValueError(
+            f"train {train_user_items.shape} and test {test_user_items.shape} shapes differ"
+        )
+    start = time.perf_counter()
+    recommended = recommend_all(model, train_user_items, k)
+    result = ranking_metrics(recommended, test_user_items, train_user_items)
+    result["eval_seconds"] = time.perf_counter() - start
+    return result
