@@ -305,7 +305,7 @@ class BernoulliThompson(_SamplingPolicy, _CountingPolicy):
         n_actions: int = 2,
         prior_alpha: float = 1.0,
         prior_beta: float = 1.0,
-        n_samples: int = 200,
+        n_samples: int = 100,
         random_state=None,
     ):
         super().__init__(n_actions=n_actions, random_state=random_state)
@@ -352,7 +352,7 @@ class GaussianThompson(_SamplingPolicy, _CountingPolicy):
         prior_mean: float = 0.0,
         prior_std: float = 1.0,
         noise_std: float = 1.0,
-        n_samples: int = 200,
+        n_samples: int = 100,
         random_state=None,
     ):
         super().__init__(n_actions=n_actions, random_state=random_state)
@@ -460,7 +460,7 @@ class LinearThompson(_SamplingPolicy, _LinearPolicy):
         n_actions: int = 2,
         scale: float = 0.25,
         l2: float = 1.0,
-        n_samples: int = 200,
+        n_samples: int = 100,
         random_state=None,
     ):
         super().__init__(n_actions=n_actions, random_state=random_state)
