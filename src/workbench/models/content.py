@@ -10,6 +10,7 @@ ranks as well as any other: content-based filtering has no cold-start problem fo
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from workbench.features.text import ItemProfiles, _heaviest
 from workbench.models.base import Recommender, check_user_items
+from workbench.models.hybrid import standardize_rows
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,9 @@ class ContentRecommender(Recommender):
     use_confidence : bool, default=True
         Weight consumed items by their confidence in ``user_items`` (ratings, recency; see
         ``interaction_weights``); every consumed item counts 1 when False.
-    popularity_weight : float, default=0.0
-        Share of a standardized log-popularity score blended into the cosine, to break the
-        many near-ties of sparse profiles in favour of items people actually consume.
+    popularity_weight : float in [0, 1], default=0.0
+        Share of standardized log-popularity in a blend with the standardized cosine, to break
+        the many near-ties of sparse profiles in favour of items people actually consume.
 
     Attributes
     ----------
@@ -97,7 +99,7 @@ class ContentRecommender(Recommender):
         self.use_confidence = use_confidence
         self.popularity_weight = popularity_weight
 
-    def fit(self, user_items, y=None, item_features=None):
+    def fit(self, user_items, y=None, item_features=None, callback: Callable | None = None):
         """Learn from ``user_items`` (CSR of shape (n_users, n_items)) and item features.
 
         Parameters
@@ -105,18 +107,19 @@ class ContentRecommender(Recommender):
         user_items : csr_matrix of shape (n_users, n_items)
         y : ignored
         item_features : ItemProfiles, sparse or ndarray of shape (n_items, n_features)
+        callback : ignored (closed form)
         """
         features, terms = _as_feature_matrix(item_features)
         if features.shape[0] != user_items.shape[1]:
             raise ValueError(
-                f"item_features has {features.shape[0]} rows, user_items {user_items.shape[1]} items"
+                f"item_features has {features.shape[0]} rows for {user_items.shape[1]} items"
             )
         if not 0.0 <= self.popularity_weight <= 1.0:
             raise ValueError(f"popularity_weight must be in [0, 1], got {self.popularity_weight}")
         self.item_features_, self.terms_ = features, terms
         return super().fit(user_items)
 
-    def _fit(self, user_items: sp.csr_matrix) -> None:
+    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
         self.item_popularity_ = np.diff(user_items.tocsc().indptr).astype(np.float64)
 
     def user_profiles(self, user_idx, user_items) -> sp.csr_matrix:
@@ -136,9 +139,9 @@ class ContentRecommender(Recommender):
         profiles = self.user_profiles(user_idx, user_items)
         scores = np.asarray((profiles @ self.item_features_.T).todense(), dtype=np.float64)
         if self.popularity_weight > 0:
-            log_pop = np.log1p(self.item_popularity_)
-            standard = (log_pop - log_pop.mean()) / max(log_pop.std(), 1e-12)
-            scores = (1 - self.popularity_weight) * scores + self.popularity_weight * 0.1 * standard
+            popularity = standardize_rows(np.log1p(self.item_popularity_)[None, :])
+            weight = self.popularity_weight
+            scores = (1 - weight) * standardize_rows(scores) + weight * popularity
         return scores
 
     def _item_vectors(self) -> sp.csr_matrix:
