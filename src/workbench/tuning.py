@@ -167,21 +167,30 @@ def tune_family(
     metric_name: str = "valid_ndcg",
     timeout: float | None = None,
 ) -> optuna.Study:
-    """An Optuna study of family ``name`` (``<study_prefix>-<name>``), ``n_trials`` more trials.
+    """Study ``<study_prefix>-<name>`` of one family, run for ``n_trials`` more trials.
 
-    Families without hyperparameters get a single trial. Iterative families get a median
-    pruner that waits for two complete trials.
+    Trials are nested MLflow runs when a run is active, untracked otherwise. A family without
+    hyperparameters gets one trial in all. The median pruner stops an iterative model whose
+    intermediate validation score falls below the median of earlier trials at the same epoch.
+
+    Returns
+    -------
+    optuna.Study
     """
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     study = create_study(f"{study_prefix}-{name}", storage, seed=seed, pruner=pruner)
-    if not _has_space(objective.family) and _has_complete(study):
+    if not has_search_space(objective.family):
+        if _has_complete(study):
+            return study
+        n_trials = 1
+    if mlflow.active_run() is None:
+        study.optimize(objective, n_trials=n_trials, timeout=timeout)
         return study
-    n_trials = n_trials if _has_space(objective.family) else 1
     return optimize(
         study, objective, n_trials, metric_name, show_progress_bar=False, timeout=timeout
     )
 
 
-def _has_space(family) -> bool:
-    """Whether the family's search space draws any hyperparameter."""
+def has_search_space(family) -> bool:
+    """Whether the family's ``suggest`` draws any hyperparameter."""
     return bool(family.suggest(optuna.create_study().ask()))

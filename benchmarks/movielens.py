@@ -1,0 +1,141 @@
+"""MovieLens 100K under the Microsoft Recommenders protocol, beside its reference table.
+
+Protocol (``../shared/BENCHMARKS.md``): ``python_stratified_split(ratio=0.75, min_rating=1,
+filter_by="item", seed=42)`` on ``u.data`` in file order; k = 10; every test rating relevant;
+training items filtered from the recommendations; ``MAP`` is the reference's untruncated map.
+Hyperparameters are tuned with Optuna on a validation split carved from the 75% training part
+only (the same per-item protocol, seed + 1); the chosen ones are refit on the whole training
+part and evaluated once on the test part.
+
+    .venv/bin/python benchmarks/movielens.py --n-trials 30
+    .venv/bin/python benchmarks/movielens.py --families ease,als --n-trials 10
+    .venv/bin/python benchmarks/movielens.py --import workbench.models.neural --families two_tower
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from workbench.collaborative import comparison_table, prepare_splits, run_family, table_columns
+from workbench.data.catalog import dataset_file
+from workbench.models import registry
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = pd.DataFrame(
+    [
+        ("BiVAE", 0.146126, 0.475077, 0.411771, 0.219145),
+        ("BPR", 0.132478, 0.441997, 0.388229, 0.212522),
+        ("LightGCN", 0.088526, 0.419846, 0.379626, 0.144336),
+        ("NCF", 0.107720, 0.396118, 0.347296, 0.180775),
+        ("SAR", 0.110591, 0.382461, 0.330753, 0.176385),
+        ("embedding dot bias", 0.018954, 0.117810, 0.104242, 0.042450),
+        ("SVD", 0.012873, 0.095930, 0.091198, 0.032783),
+        ("ALS (explicit)", 0.004732, 0.044239, 0.048462, 0.017796),
+    ],
+    columns=["model", "map", "ndcg_at_10", "precision_at_10", "recall_at_10"],
+).set_index("model")
+
+
+def load_ratings(mirror: Path | None, raw_dir: Path) -> pd.DataFrame:
+    """``u.data`` in file order: user_id, item_id, rating, timestamp."""
+    path = dataset_file("ml-100k", "u.data", raw_dir, mirror)
+    return pd.read_csv(
+        path, sep="\t", names=["user_id", "item_id", "rating", "timestamp"], engine="c"
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mirror",
+        default=os.environ.get("WORKBENCH_DATA_MIRROR", str(ROOT.parent / "shared" / "data")),
+        help="folder laid out like ../shared/data; empty to download from the publisher",
+    )
+    parser.add_argument("--raw-dir", default=str(ROOT / "data" / "raw"))
+    parser.add_argument("--families", default=",".join(registry.FAMILIES))
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        action="append",
+        default=[],
+        help="module that registers more families (repeatable)",
+    )
+    parser.add_argument("--n-trials", type=int, default=30, help="Optuna trials per family")
+    parser.add_argument("--timeout", type=float, default=None, help="tuning seconds per family")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--valid-ratio",
+        type=float,
+        default=0.75,
+        help="share of the training part kept for fitting while tuning",
+    )
+    parser.add_argument("--storage", default="", help="Optuna storage; a temporary SQLite file")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    for module in args.imports:
+        importlib.import_module(module)
+    ratings = load_ratings(Path(args.mirror) if args.mirror else None, Path(args.raw_dir))
+    data = prepare_splits(
+        ratings, "stratified", 0.75, args.valid_ratio, args.seed, filter_by="item"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        storage = args.storage or f"sqlite:///{tmp}/optuna.db"
+        prefix = f"benchmark-ml-100k-seed{args.seed}-valid{args.valid_ratio}"
+        results = []
+        for name in args.families.split(","):
+            start = time.perf_counter()
+            result = run_family(
+                name,
+                registry.get_family(name),
+                data,
+                args.n_trials,
+                storage,
+                prefix,
+                k=args.k,
+                seed=args.seed,
+                timeout=args.timeout,
+            )
+            result.metrics["tuning_seconds"] = time.perf_counter() - start
+            results.append(result)
+    table = comparison_table(results, k=args.k)
+    report(table, results, args.k)
+    return table
+
+
+def report(table: pd.DataFrame, results, k: int) -> None:
+    """Print the measured table beside the reference one, and the chosen parameters."""
+    columns = table_columns(k)
+    timing = ["fit_seconds", "eval_seconds", "tuning_seconds", "n_trials", f"valid_ndcg_at_{k}"]
+    pd.set_option("display.width", 160)
+    out = sys.stdout
+    out.write("\nMovieLens 100K, stratified per-item 75/25 split, seed 42, k=10\n")
+    out.write("\nThis workbench (hyperparameters tuned on a validation split of the train part):\n")
+    out.write(table[columns + timing].round(4).to_string() + "\n")
+    out.write("\nReference (Microsoft Recommenders, BENCHMARKS.md):\n")
+    out.write(REFERENCE[[c for c in columns if c in REFERENCE]].to_string() + "\n")
+    out.write("\nChosen hyperparameters:\n")
+    for result in results:
+        out.write(f"  {result.name}: {result.params}\n")
+    best = table.index[0]
+    out.write(
+        f"\nBest: {best} nDCG@{k} {table.loc[best, f'ndcg_at_{k}']:.4f} "
+        f"(best reference {REFERENCE['ndcg_at_10'].max():.4f})\n"
+    )
+
+
+if __name__ == "__main__":
+    main()

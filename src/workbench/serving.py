@@ -1,0 +1,162 @@
+"""The personalizer as an MLflow pyfunc model: external user ids in, top-k item ids out.
+
+The pyfunc carries the fitted recommender, the training matrix (to filter what each user has
+already seen), the id maps and a popularity ranking that answers users the model has never
+seen. It is served by MLflow's own scoring server (``mlflow models serve``) in an environment
+where the ``workbench`` package is installed.
+
+Input: a DataFrame with a ``user_id`` column and an optional integer ``k`` column (the
+model's ``default_k`` when absent). Output: one row per input row with ``user_id``,
+``item_ids`` (list of external item ids, best first), ``scores`` (list of floats) and
+``fallback`` (whether the popularity ranking answered).
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib.metadata import PackageNotFoundError, version
+
+import mlflow
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from mlflow.models import ModelSignature
+from mlflow.types import ColSpec, Schema
+
+from workbench.data.interactions import IdMap
+from workbench.models.base import Recommender
+
+log = logging.getLogger(__name__)
+
+REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "implicit", "optuna")
+
+
+class RecommenderService(mlflow.pyfunc.PythonModel):
+    """A fitted recommender behind external ids.
+
+    Parameters
+    ----------
+    model : Recommender
+        Fitted on ``user_items``.
+    user_items : csr_matrix of shape (n_users, n_items)
+        The training interactions, for filtering seen items.
+    users, items : IdMap
+        External ids of the rows and columns.
+    popular_items : ndarray of shape (n_items,)
+        Item indices by decreasing popularity: the answer to unknown users.
+    popular_scores : ndarray of shape (n_items,)
+    default_k : int
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        user_items: sp.csr_matrix,
+        users: IdMap,
+        items: IdMap,
+        popular_items: np.ndarray,
+        popular_scores: np.ndarray,
+        default_k: int = 10,
+    ):
+        self.model = model
+        self.user_items = user_items
+        self.users = users
+        self.items = items
+        self.popular_items = popular_items
+        self.popular_scores = popular_scores
+        self.default_k = default_k
+
+    @classmethod
+    def from_fitted(
+        cls,
+        model: Recommender,
+        user_items: sp.csr_matrix,
+        users: IdMap,
+        items: IdMap,
+        default_k: int = 10,
+    ) -> RecommenderService:
+        """Wrap ``model``; the fallback ranks items by their number of training users."""
+        popularity = np.diff(sp.csc_matrix(user_items).indptr).astype(np.float64)
+        order = np.argsort(-popularity, kind="stable")
+        return cls(model, user_items, users, items, order, popularity[order], default_k)
+
+    def recommend(self, user_ids, k: int | None = None) -> pd.DataFrame:
+        """Top-``k`` external item ids of each external user id.
+
+        Parameters
+        ----------
+        user_ids : array-like of shape (n_requests,)
+        k : int, optional
+
+        Returns
+        -------
+        DataFrame with columns user_id, item_ids, scores, fallback
+        """
+        k = int(k or self.default_k)
+        user_ids = pd.Series(user_ids, dtype=object).astype(str).to_numpy()
+        index = self.users.to_index(user_ids, missing=-1)
+        known = index >= 0
+        items = np.tile(self.popular_items[:k], (len(index), 1))
+        scores = np.tile(self.popular_scores[:k], (len(index), 1))
+        if known.any():
+            found, found_scores = self.model.recommend(index[known], self.user_items, k=k)
+            items[known], scores[known] = found, found_scores
+        return pd.DataFrame(
+            {
+                "user_id": user_ids,
+                "item_ids": [list(row) for row in self.items.to_ids(items)],
+                "scores": [list(map(float, row)) for row in scores],
+                "fallback": ~known,
+            }
+        )
+
+    def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
+        """Answer a request DataFrame (``user_id``, optional ``k``), row order kept."""
+        if "user_id" not in model_input.columns:
+            raise ValueError(f"input needs a user_id column, got {list(model_input.columns)}")
+        if "k" not in model_input.columns:
+            return self.recommend(model_input["user_id"].to_numpy())
+        ks = model_input["k"].fillna(self.default_k).astype(int).to_numpy()
+        answer = self.recommend(model_input["user_id"].to_numpy(), k=int(ks.max()))
+        answer["item_ids"] = [ids[:n] for ids, n in zip(answer["item_ids"], ks, strict=True)]
+        answer["scores"] = [s[:n] for s, n in zip(answer["scores"], ks, strict=True)]
+        return answer
+
+
+def pip_requirements(packages=REQUIREMENTS) -> list[str]:
+    """``name==version`` of the installed ``packages`` (skipping any not installed)."""
+    pins = []
+    for package in packages:
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError:
+            log.warning("%s is not installed; left out of the model's requirements", package)
+    return pins
+
+
+def log_service(
+    service: RecommenderService,
+    name: str = "recommender",
+    registered_model_name: str | None = None,
+    input_example: pd.DataFrame | None = None,
+):
+    """Log ``service`` to the active run (and register it), with explicit requirements.
+
+    Returns
+    -------
+    mlflow.models.model.ModelInfo
+        ``registered_model_version`` is set when ``registered_model_name`` is given.
+    """
+    if input_example is None:
+        input_example = pd.DataFrame({"user_id": service.users.ids[:2].astype(str)})
+    inferred = mlflow.models.infer_signature(input_example, service.predict(None, input_example))
+    inputs = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False)])
+    signature = ModelSignature(inputs=inputs, outputs=inferred.outputs)
+    return mlflow.pyfunc.log_model(
+        name=name,
+        python_model=service,
+        pip_requirements=pip_requirements(),
+        signature=signature,
+        input_example=input_example,
+        registered_model_name=registered_model_name,
+    )
