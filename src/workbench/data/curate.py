@@ -1,22 +1,51 @@
 """Curation: raw contract tables in, typed curated tables and a quarantine out.
 
 Every input row ends in exactly one place: curated, quarantined with a reason and the column
-at fault, or dropped as a duplicate of a kept row. ``Curation.counts`` reconciles them and
-``curate`` raises if they do not add up.
+at fault, or dropped as a duplicate of a kept row. ``Curation.counts`` reconciles them per
+table and ``curate`` raises if they do not add up.
+
+The steps, each a function of its own module: whole-input checks and row validation
+(``quality``), standardization (``standardize``), retail rules (``retail``), exact and fuzzy
+deduplication (``dedup``), consent, pseudonymization, allow-listed columns and redaction
+(``privacy``). Only pseudonymized user ids leave this function: in the tables, the
+quarantine records and the audit of merged users.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from workbench.data.contract import EVENT_TYPES, TIMESTAMP_DTYPE, validate_table
+from workbench.data import dedup, privacy, retail
+from workbench.data.contract import TIMESTAMP_DTYPE, validate_table
+from workbench.data.quality import (
+    QUARANTINE_COLUMNS,
+    SPECS,
+    ReconciliationError,
+    Verdicts,
+    check_input,
+    empty_quarantine,
+    flag_event_ranges,
+    flag_unknown,
+    quarantine_records,
+    reconcile,
+    type_rows,
+)
+from workbench.data.standardize import normalize_column_names
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "QUARANTINE_COLUMNS",
+    "Curation",
+    "CurationSettings",
+    "ReconciliationError",
+    "check_reconciliation",
+    "curate",
+]
 
 EVENT_COLUMNS = (
     "event_id",
@@ -30,93 +59,285 @@ EVENT_COLUMNS = (
     "device",
     "channel",
     "country",
+    "return_of",
 )
-REQUIRED_EVENT_COLUMNS = ("user_id", "item_id", "event_type", "timestamp")
-QUARANTINE_COLUMNS = ("table", "row", "reason", "column", "value", "record")
-
-
-class ReconciliationError(AssertionError):
-    """Rows in do not equal curated + quarantined + dropped duplicates."""
+USER_COLUMNS = (
+    "user_id",
+    "age",
+    "gender",
+    "occupation",
+    "country",
+    "signup_time",
+    "planted_segment",
+    "personalization_allowed",
+    "analytics_allowed",
+)
+CONSENT_COLUMNS = ("user_id", "purpose", "granted", "timestamp")
+REQUIRED_EVENT_COLUMNS = SPECS["events"].required
+EVENT_SYNONYMS = {
+    "buy": "purchase",
+    "order": "purchase",
+    "transaction": "purchase",
+    "add to cart": "add_to_cart",
+    "add-to-cart": "add_to_cart",
+    "addtocart": "add_to_cart",
+    "cart": "add_to_cart",
+    "pageview": "view",
+    "page view": "view",
+    "impression": "view",
+    "rate": "rating",
+    "refund": "return",
+    "cancellation": "return",
+}
 
 
 @dataclass(frozen=True)
 class CurationSettings:
-    """How raw tables are curated.
+    """How raw tables are curated (everything a source or configuration may change).
 
     Attributes
     ----------
-    event_columns : tuple of str
-        Allow-list of event columns that reach the curated layer.
+    event_columns, user_columns : tuple of str
+        Allow-lists of the columns that reach the curated layer.
+    source_timezone : str
+        IANA zone of naive local timestamps.
+    timestamp_format : str, optional
+        ``strptime`` format of naive timestamps; ISO 8601 when None.
+    epoch_unit : str
+        Unit of epoch timestamps.
+    as_of : str, optional
+        Timestamps after this instant (plus ``future_tolerance_seconds``) are in the future;
+        the time of the run when None.
+    rating_scale : (float, float)
+        Smallest and largest valid rating.
+    synonyms : dict of str to dict
+        Per categorical column, variant -> canonical value.
+    country_aliases : dict of str to str
+        Extra country names -> ISO alpha-2 codes.
+    dedup_keys : tuple of str
+        Columns equal in exact duplicate events; ``dedup_tolerance_seconds`` apart at most.
+    fuzzy_fields, fuzzy_threshold
+        User columns compared to find one person under two ids, and the score (0-100)
+        above which they are merged.
+    pseudonym_key : bytes, optional
+        HMAC key of user pseudonyms. When None a random key is used for this call only:
+        nothing leaks, but pseudonyms then change between runs (a warning says so).
+    consent_default : bool
+        Consent of every user when a source has no consent table at all.
+    erased : frozenset of str
+        Pseudonyms erased by ``privacy.forget``: their rows are quarantined as ``erased``,
+        with no values kept.
     """
 
     event_columns: tuple[str, ...] = EVENT_COLUMNS
+    user_columns: tuple[str, ...] = USER_COLUMNS
+    source_timezone: str = "UTC"
+    timestamp_format: str | None = None
+    epoch_unit: str = "s"
+    as_of: str | None = None
+    future_tolerance_seconds: float = 3600.0
+    rating_scale: tuple[float, float] = (0.5, 5.0)
+    synonyms: dict = field(default_factory=lambda: {"event_type": dict(EVENT_SYNONYMS)})
+    country_aliases: dict = field(default_factory=dict)
+    dedup_keys: tuple[str, ...] = dedup.DEFAULT_EVENT_KEYS
+    dedup_tolerance_seconds: float = 1.0
+    fuzzy_fields: tuple[str, ...] = ("name", "email", "address")
+    fuzzy_threshold: float = 90.0
+    pseudonym_key: bytes | None = None
+    consent_default: bool = True
+    erased: frozenset = frozenset()
+
+    def now(self) -> pd.Timestamp:
+        """The latest valid timestamp."""
+        origin = pd.Timestamp(self.as_of) if self.as_of else pd.Timestamp.now(tz="UTC")
+        origin = origin.tz_localize("UTC") if origin.tzinfo is None else origin
+        return origin + pd.Timedelta(seconds=self.future_tolerance_seconds)
 
 
 @dataclass
 class Curation:
-    """The outcome of curation: tables, quarantined rows, and reconciled counts."""
+    """The outcome of curation.
+
+    Attributes
+    ----------
+    tables : dict of str to DataFrame
+        Curated ``events``, ``users``, ``items``, ``consent`` and the ``user_merges`` audit.
+    quarantine : DataFrame
+        One row per rejected input row (``QUARANTINE_COLUMNS``).
+    counts : dict of str to int
+        ``<table>_in``, ``_curated``, ``_quarantined``, ``_duplicates`` per table and
+        ``<table>_reason_<reason>`` per quarantine reason; they reconcile.
+    """
 
     tables: dict[str, pd.DataFrame]
     quarantine: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
 
 
-def quarantine_rows(frame: pd.DataFrame, mask, table: str, reason: str, column: str):
-    """Quarantine records for the rows of ``frame`` selected by ``mask``."""
-    rows = frame[np.asarray(mask, bool)]
-    return pd.DataFrame(
-        {
-            "table": table,
-            "row": rows.index.to_numpy(),
-            "reason": reason,
-            "column": column,
-            "value": rows[column].astype(str).to_numpy() if column in rows else "",
-            "record": [json.dumps(r, default=str) for r in rows.to_dict(orient="records")],
+@dataclass
+class _Part:
+    """One table in flight: as delivered, typed, and the fate of each row."""
+
+    name: str
+    raw: pd.DataFrame
+    typed: pd.DataFrame
+    verdicts: Verdicts
+    duplicate: np.ndarray
+
+    @property
+    def kept(self) -> np.ndarray:
+        return ~self.verdicts.rejected & ~self.duplicate
+
+    def curated(self) -> pd.DataFrame:
+        return self.typed[self.kept].reset_index(drop=True)
+
+    def counts(self) -> dict[str, int]:
+        counts = {
+            f"{self.name}_in": len(self.raw),
+            f"{self.name}_curated": int(self.kept.sum()),
+            f"{self.name}_quarantined": int(self.verdicts.rejected.sum()),
+            f"{self.name}_duplicates": int(self.duplicate.sum()),
         }
+        reasons = self.verdicts.counts()
+        return counts | {f"{self.name}_reason_{r}": n for r, n in reasons.items()}
+
+
+def _prepare(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    """The raw table with clean column names, checked as a whole."""
+    prepared = frame.reset_index(drop=True)
+    prepared.columns = normalize_column_names(list(prepared.columns))
+    prepared.attrs = dict(frame.attrs)
+    check_input(prepared, name, SPECS[name].required)
+    return prepared
+
+
+def _start(raw: pd.DataFrame, name: str, settings: CurationSettings) -> _Part:
+    typed, verdicts = type_rows(raw, SPECS[name], settings)
+    return _Part(name, raw, typed, verdicts, np.zeros(len(raw), dtype=bool))
+
+
+def _mark_duplicate_keys(part: _Part, key: str) -> None:
+    """Later rows repeating the key of a kept row are duplicates."""
+    candidates = np.flatnonzero(part.kept)
+    repeated = dedup.duplicate_ids(part.typed[key].iloc[candidates])
+    part.duplicate[candidates[repeated]] = True
+
+
+def _pseudonymize_users(part: _Part, merges: pd.DataFrame, settings, key: bytes) -> None:
+    """Canonical, pseudonymized user ids; rows of erased users quarantined as ``erased``."""
+    canonical = dedup.apply_merges(part.typed["user_id"], merges)
+    part.typed["user_id"] = privacy.pseudonymize(canonical, key)
+    if settings.erased:
+        erased = part.typed["user_id"].isin(settings.erased).to_numpy(bool)
+        part.verdicts.reason[erased] = 0
+        part.verdicts.flag(erased, "erased", "user_id")
+        part.duplicate[erased] = False
+
+
+def _curate_users(raw: pd.DataFrame, settings: CurationSettings) -> tuple[_Part, pd.DataFrame]:
+    """Users typed and unique; fuzzy matches resolved into an audit of merges (raw ids)."""
+    part = _start(raw, "users", settings)
+    _mark_duplicate_keys(part, "user_id")
+    kept = part.typed[part.kept]
+    merges = dedup.resolve_users(kept, settings.fuzzy_fields, settings.fuzzy_threshold)
+    part.duplicate[part.kept & part.typed["user_id"].isin(merges["user_id"]).to_numpy(bool)] = True
+    return part, merges
+
+
+def _curate_events(raw, settings, known_users, known_items) -> _Part:
+    """Events typed, checked, retail rules applied, unknown ids and duplicates marked."""
+    part = _start(raw, "events", settings)
+    if retail.is_retail(part.typed):
+        part.typed = retail.invoice_sessions(part.typed)
+        retail.flag_cancellations(part.verdicts, part.typed)
+    flag_event_ranges(part.verdicts, part.typed, settings.rating_scale)
+    flag_unknown(part.verdicts, part.typed["user_id"], known_users, "unknown_user", "user_id")
+    flag_unknown(part.verdicts, part.typed["item_id"], known_items, "unknown_item", "item_id")
+    if "event_id" not in part.typed:
+        part.typed["event_id"] = _derived_event_ids(part.typed)
+    return part
+
+
+def _mark_duplicate_events(part: _Part, settings: CurationSettings) -> None:
+    """Repeated event ids, then repeated events (keys within the tolerance)."""
+    _mark_duplicate_keys(part, "event_id")
+    candidates = np.flatnonzero(part.kept)
+    repeated = dedup.duplicate_events(
+        part.typed.iloc[candidates], settings.dedup_keys, settings.dedup_tolerance_seconds
     )
+    part.duplicate[candidates[repeated]] = True
 
 
-def _reject(frame, mask, table, reason, column, quarantined):
-    if np.asarray(mask).any():
-        quarantined.append(quarantine_rows(frame, mask, table, reason, column))
-    return frame[~np.asarray(mask, bool)]
+def _derived_event_ids(events: pd.DataFrame) -> pd.Series:
+    """Stable ids from an event's content, for sources without ids (shape (n,))."""
+    columns = [c for c in ("user_id", "item_id", "event_type", "timestamp", "value") if c in events]
+    hashed = pd.util.hash_pandas_object(events[columns], index=False).to_numpy()
+    return pd.Series(np.char.mod("e%016x", hashed), index=events.index, dtype="str")
 
 
-def curate_events(events: pd.DataFrame, items: pd.DataFrame | None, settings: CurationSettings):
-    """Typed, valid, unique events; and the quarantine of those rejected."""
-    quarantined: list[pd.DataFrame] = []
-    frame = events.reset_index(drop=True)
-    for column in REQUIRED_EVENT_COLUMNS:
-        frame = _reject(
-            frame, frame[column].isna(), "events", "missing_required", column, quarantined
-        )
-    frame = _reject(
-        frame,
-        ~frame["event_type"].isin(EVENT_TYPES),
-        "events",
-        "out_of_range",
-        "event_type",
-        quarantined,
-    )
-    if items is not None:
-        unknown = ~frame["item_id"].isin(items["item_id"])
-        frame = _reject(frame, unknown, "events", "unknown_item", "item_id", quarantined)
-    before = len(frame)
-    frame = frame.drop_duplicates(subset=["user_id", "item_id", "event_type", "timestamp"])
-    duplicates = before - len(frame)
-    columns = [c for c in settings.event_columns if c in frame.columns]
-    frame = frame[columns].reset_index(drop=True)
-    frame["timestamp"] = frame["timestamp"].astype(TIMESTAMP_DTYPE)
+def _curate_consent(raw, settings, known_users) -> _Part:
+    part = _start(raw, "consent", settings)
+    purpose_ok = part.typed["purpose"].isin(privacy.PURPOSES).to_numpy(bool)
+    part.verdicts.flag(~purpose_ok, "out_of_range", "purpose")
+    flag_unknown(part.verdicts, part.typed["user_id"], known_users, "unknown_user", "user_id")
+    return part
+
+
+def _sanitizer(key: bytes, merges: pd.DataFrame):
+    """What quarantine records keep: pseudonymized users, no PII columns, redacted text."""
+
+    def sanitize(rows: pd.DataFrame) -> pd.DataFrame:
+        rows = rows.copy()
+        for column in rows.columns:
+            if column == "user_id":
+                ids = rows[column].astype("str").str.strip()
+                rows[column] = privacy.pseudonymize(dedup.apply_merges(ids, merges), key)
+            elif column.lower() in privacy.PII_COLUMNS:
+                rows[column] = rows[column].where(rows[column].isna(), "[redacted]")
+            elif pd.api.types.is_string_dtype(rows[column].dtype):
+                rows[column] = privacy.redact_text(rows[column])
+        return rows
+
+    return sanitize
+
+
+def _users_table(users: _Part | None, events: pd.DataFrame, consent, settings) -> pd.DataFrame:
+    """Curated users (derived from events when the source has none) with consent flags."""
+    if users is None:
+        table = pd.DataFrame({"user_id": pd.unique(events["user_id"])}).astype("str")
+    else:
+        table = users.curated()
+    flags = privacy.consent_flags(table["user_id"], consent, settings.consent_default)
+    table = pd.concat([table, flags], axis=1)
+    return privacy.allow_columns(table, settings.user_columns, "users")
+
+
+def _items_table(items: _Part) -> pd.DataFrame:
+    table = items.curated()
+    table = table.drop(columns=[c for c in table if c.lower() in privacy.PII_COLUMNS])
+    for column in ("title", "text"):
+        if column in table:
+            table[column] = privacy.redact_text(table[column])
+    if "categories" not in table:
+        table["categories"] = [[] for _ in range(len(table))]
+    return table
+
+
+def _events_table(events: _Part, settings: CurationSettings) -> pd.DataFrame:
+    table = events.curated()
+    table["timestamp"] = table["timestamp"].astype(TIMESTAMP_DTYPE)
     for column in ("value", "revenue"):
-        frame[column] = frame[column].astype(float)
-    for column in ("event_id", "user_id", "item_id", "event_type"):
-        frame[column] = frame[column].astype(str)
-    quarantine = (
-        pd.concat(quarantined, ignore_index=True)
-        if quarantined
-        else pd.DataFrame(columns=list(QUARANTINE_COLUMNS))
-    )
-    return frame, quarantine, duplicates
+        table[column] = table[column].astype(float) if column in table else np.nan
+    if (table["event_type"] == "return").any():
+        table["return_of"] = retail.link_returns(table)
+    return privacy.allow_columns(table, settings.event_columns, "events")
+
+
+def _key(settings: CurationSettings) -> bytes:
+    if settings.pseudonym_key:
+        return settings.pseudonym_key
+    log.warning("no pseudonym_key: using a random key, pseudonyms will differ between runs")
+    return privacy.generate_key()
 
 
 def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings | None = None) -> Curation:
@@ -125,7 +346,9 @@ def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings | None = Non
     Parameters
     ----------
     raw : dict of str to DataFrame
-        ``events`` (required), ``users``, ``items``, ``consent`` as a source produced them.
+        ``events`` (required), ``users``, ``items``, ``consent`` as a source produced them:
+        typed or text columns, named as in the contract (``frame.attrs["source_file"]``
+        names the file in messages and quarantine records).
     settings : CurationSettings, optional
 
     Returns
@@ -134,34 +357,73 @@ def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings | None = Non
 
     Raises
     ------
+    InputError
+        When a whole table is unusable (empty, a required column missing, wrong delimiter).
     ContractError
         When a curated table still breaks the contract (a bug in curation, not in the data).
     ReconciliationError
         When the counts do not add up.
     """
     settings = settings or CurationSettings()
-    items = raw.get("items")
-    events, quarantine, duplicates = curate_events(raw["events"], items, settings)
-    tables = {"events": validate_table(events, "events")}
-    for name in ("users", "items", "consent"):
-        if name in raw:
-            tables[name] = validate_table(raw[name].reset_index(drop=True), name)
-    counts = {
-        "events_in": len(raw["events"]),
-        "events_curated": len(events),
-        "events_quarantined": len(quarantine),
-        "events_duplicates": duplicates,
+    key = _key(settings)
+    tables = {name: _prepare(frame, name) for name, frame in raw.items() if name in SPECS}
+    items = _start(tables["items"], "items", settings) if "items" in tables else None
+    if items is not None:
+        _mark_duplicate_keys(items, "item_id")
+    users, merges = (
+        _curate_users(tables["users"], settings) if "users" in tables else (None, pd.DataFrame())
+    )
+    known_users = (
+        None if users is None else users.typed.loc[users.kept | users.duplicate, "user_id"]
+    )
+    known_items = None if items is None else items.curated()["item_id"]
+    events = _curate_events(tables["events"], settings, known_users, known_items)
+    consent = (
+        _curate_consent(tables["consent"], settings, known_users) if "consent" in tables else None
+    )
+    parts = [p for p in (users, items, consent, events) if p is not None]
+    for part in parts:
+        if "user_id" in part.typed:
+            _pseudonymize_users(part, merges, settings, key)
+    _mark_duplicate_events(events, settings)
+    return _assemble(parts, events, users, items, consent, merges, settings, key)
+
+
+def _assemble(parts, events, users, items, consent, merges, settings, key) -> Curation:
+    """Curated tables, quarantine and reconciled counts from the parts in flight."""
+    consent_table = None
+    if consent is not None:
+        consent_table = consent.curated()[list(CONSENT_COLUMNS)].astype({"granted": bool})
+    event_table = _events_table(events, settings)
+    tables = {
+        "events": validate_table(event_table, "events"),
+        "users": validate_table(_users_table(users, event_table, consent_table, settings), "users"),
     }
-    check_reconciliation(counts)
-    return Curation(tables=tables, quarantine=quarantine, counts=counts)
+    if items is not None:
+        tables["items"] = validate_table(_items_table(items), "items")
+    if consent_table is not None:
+        tables["consent"] = validate_table(consent_table, "consent")
+    tables["user_merges"] = _merge_audit(merges, key)
+    sanitize = _sanitizer(key, merges)
+    quarantine = [quarantine_records(p.raw, p.verdicts, p.name, sanitize) for p in parts]
+    counts: dict[str, int] = {}
+    for part in parts:
+        counts |= part.counts()
+        reconcile(counts, part.name)
+    counts["users_merged"] = len(merges)
+    frames = [q for q in quarantine if len(q)]
+    quarantine_table = pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
+    return Curation(tables=tables, quarantine=quarantine_table, counts=counts)
+
+
+def _merge_audit(merges: pd.DataFrame, key: bytes) -> pd.DataFrame:
+    """The audit of merged users with pseudonymized ids."""
+    audit = merges.copy()
+    for column in ("user_id", "merged_into"):
+        audit[column] = privacy.pseudonymize(audit[column].astype("str"), key)
+    return audit.reindex(columns=list(dedup.MERGE_COLUMNS))
 
 
 def check_reconciliation(counts: dict[str, int], table: str = "events") -> None:
     """Raise unless rows in = curated + quarantined + duplicates for ``table``."""
-    total = (
-        counts[f"{table}_curated"] + counts[f"{table}_quarantined"] + counts[f"{table}_duplicates"]
-    )
-    if counts[f"{table}_in"] != total:
-        raise ReconciliationError(
-            f"{table}: {counts[f'{table}_in']} rows in but {total} accounted for ({counts})"
-        )
+    reconcile(counts, table)

@@ -1,0 +1,119 @@
+"""Curation rules for retail transactions (UCI Online Retail and sources shaped like it).
+
+Invoice lines arrive as events carrying ``invoice_no`` and ``unit_price``. The invoice becomes
+the event's ``session_id`` (one order); a cancellation (invoice number starting with ``C``)
+is a ``return`` whose quantity must be negative, linked to the latest earlier purchase of the
+same item by the same customer (``return_of``). ``published_figures`` compares a curation
+with the figures the publisher states.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pandas as pd
+
+from workbench.data.quality import Verdicts
+
+log = logging.getLogger(__name__)
+
+ONLINE_RETAIL_FIGURES = {
+    "lines": 541_909,
+    "lines_without_customer": 135_080,
+    "customers": 4_372,
+    "products": 4_070,
+    "invoices": 25_900,
+    "countries": 38,
+}
+"""Published figures of UCI Online Retail (``shared/data/README.md``)."""
+
+
+def is_retail(events: pd.DataFrame) -> bool:
+    """Whether events are invoice lines (they carry ``invoice_no``)."""
+    return "invoice_no" in events.columns
+
+
+def invoice_sessions(events: pd.DataFrame) -> pd.DataFrame:
+    """Events with ``session_id`` set to the invoice number where it is missing."""
+    session = (
+        events["session_id"] if "session_id" in events else pd.Series(np.nan, index=events.index)
+    )
+    return events.assign(session_id=session.fillna(events["invoice_no"]).astype("str"))
+
+
+def flag_cancellations(verdicts: Verdicts, events: pd.DataFrame) -> None:
+    """Reject cancellations (invoice ``C...``) with a positive quantity: out of range."""
+    cancelled = events["invoice_no"].astype("str").str.startswith("C").fillna(False)
+    positive = events["value"].gt(0).fillna(False)
+    verdicts.flag((cancelled & positive).to_numpy(bool), "out_of_range", "value")
+
+
+def link_returns(events: pd.DataFrame) -> pd.Series:
+    """The purchase each return reverses: the latest earlier purchase of user and item.
+
+    Parameters
+    ----------
+    events : DataFrame of shape (n_events, ...)
+        Typed, curated events with ``event_id``, ``user_id``, ``item_id``, ``event_type``,
+        ``timestamp``.
+
+    Returns
+    -------
+    Series of shape (n_events,), dtype str
+        ``event_id`` of the linked purchase for returns that have one; null elsewhere
+        (returns of purchases made before the data begins stay unlinked).
+    """
+    returns = events.loc[events["event_type"] == "return", ["user_id", "item_id", "timestamp"]]
+    purchases = events.loc[
+        events["event_type"] == "purchase", ["user_id", "item_id", "timestamp", "event_id"]
+    ]
+    linked = pd.Series(pd.NA, index=events.index, dtype="str")
+    if returns.empty or purchases.empty:
+        return linked
+    matched = pd.merge_asof(
+        returns.reset_index().sort_values("timestamp"),
+        purchases.sort_values("timestamp"),
+        on="timestamp",
+        by=["user_id", "item_id"],
+        direction="backward",
+    )
+    linked[matched["index"].to_numpy()] = matched["event_id"].to_numpy()
+    log.info("returns: %d of %d linked to a purchase", linked.notna().sum(), len(returns))
+    return linked
+
+
+def published_figures(raw_events: pd.DataFrame, curation, published: dict | None = None):
+    """Measured figures of a retail curation beside the published ones.
+
+    Parameters
+    ----------
+    raw_events : DataFrame
+        The events the source delivered (one per invoice line).
+    curation : Curation
+        Its curation.
+    published : dict, optional
+        ``ONLINE_RETAIL_FIGURES`` by default.
+
+    Returns
+    -------
+    DataFrame indexed by figure with columns ``published``, ``measured``, ``matches``
+    """
+    published = published or ONLINE_RETAIL_FIGURES
+    quarantine = curation.quarantine
+    no_customer = (
+        (quarantine["table"] == "events")
+        & (quarantine["reason"] == "missing_required")
+        & (quarantine["column"] == "user_id")
+    )
+    measured = {
+        "lines": len(raw_events),
+        "lines_without_customer": int(no_customer.sum()),
+        "customers": len(curation.tables["users"]),
+        "products": len(curation.tables["items"]),
+        "invoices": raw_events["invoice_no"].nunique(),
+        "countries": raw_events["country"].nunique(),
+    }
+    frame = pd.DataFrame({"published": pd.Series(published), "measured": pd.Series(measured)})
+    frame["matches"] = frame["published"] == frame["measured"]
+    return frame
