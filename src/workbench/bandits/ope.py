@@ -288,3 +288,22 @@ def _positive_probability(model, features: np.ndarray) -> np.ndarray:
     if isinstance(model, float):
         return np.full(len(features), model)
     return model.predict_proba(features)[:, 1]
+
+
+def empirical_action_dist(actions, positions, n_actions: int, n_positions: int) -> np.ndarray:
+    """A context-free policy read off its logs: how often each action shows at each position.
+
+    Parameters
+    ----------
+    actions, positions : array-like of int of shape (n_rounds,)
+    n_actions, n_positions : int
+
+    Returns
+    -------
+    ndarray of shape (n_actions, n_positions)
+        Columns sum to one (uniform for a position never logged).
+    """
+    counts = np.zeros((n_actions, n_positions))
+    np.add.at(counts, (np.asarray(actions, dtype=int), np.asarray(positions, dtype=int)), 1.0)
+    totals = counts.sum(axis=0, keepdims=True)
+    return np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / n_actions)
