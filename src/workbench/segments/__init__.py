@@ -1,0 +1,1 @@
+"""Segments and personas: rule-based tags, clustered personas, persona cards, the registry."""

@@ -1,0 +1,226 @@
+"""Model selection for personas: internal scores, bootstrap stability and the Optuna search.
+
+A partition is judged by silhouette (higher is better), Davies-Bouldin (lower), Calinski-
+Harabasz (higher) and its stability: the mean adjusted Rand index between the personas of a
+fit on all users and those of fits on bootstrap resamples, all predicted on every user.
+The search maximizes ``selection_score = (1 - noise_share) * silhouette -
+max(0, min_stability - stability)``: a good separation that does not hold up under resampling
+is not a persona structure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.base import clone
+from sklearn.metrics import (
+    adjusted_rand_score,
+    calinski_harabasz_score,
+    davies_bouldin_score,
+    silhouette_score,
+)
+from sklearn.neighbors import NearestNeighbors
+from sklearn.utils import check_random_state
+
+from workbench.segments.personas import ALGORITHMS, PersonaClusterer
+
+log = logging.getLogger(__name__)
+
+METRIC = "selection_score"
+
+
+def partition_scores(
+    X: np.ndarray, labels: np.ndarray, sample_size: int = 2000, random_state=None
+) -> dict[str, float]:
+    """Internal quality of a partition, noise (label -1) excluded.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    labels : ndarray of shape (n_samples,)
+    sample_size : int
+        Silhouette is computed on at most this many points (it is quadratic).
+    random_state : int or None
+
+    Returns
+    -------
+    dict
+        ``n_personas``, ``noise_share``, ``smallest_share`` (size of the smallest persona over
+        all points), ``silhouette``, ``davies_bouldin``, ``calinski_harabasz``; the last three
+        are NaN with fewer than two personas.
+    """
+    clustered = labels >= 0
+    found, sizes = np.unique(labels[clustered], return_counts=True)
+    scores = {
+        "n_personas": float(len(found)),
+        "noise_share": float(1 - clustered.mean()),
+        "smallest_share": float(sizes.min() / len(labels)) if len(found) else 0.0,
+        "silhouette": np.nan,
+        "davies_bouldin": np.nan,
+        "calinski_harabasz": np.nan,
+    }
+    if len(found) < 2:
+        return scores
+    X, labels = X[clustered], labels[clustered]
+    size = min(sample_size, len(X)) if len(X) > sample_size else None
+    scores["silhouette"] = float(
+        silhouette_score(X, labels, sample_size=size, random_state=random_state)
+    )
+    scores["davies_bouldin"] = float(davies_bouldin_score(X, labels))
+    scores["calinski_harabasz"] = float(calinski_harabasz_score(X, labels))
+    return scores
+
+
+def bootstrap_stability(
+    estimator, X: np.ndarray, n_bootstrap: int = 5, random_state=None, reference=None
+) -> np.ndarray:
+    """Adjusted Rand index of bootstrap refits against the full fit, on every point.
+
+    Parameters
+    ----------
+    estimator : clusterer with fit and predict
+        Cloned for every fit.
+    X : ndarray of shape (n_samples, n_features)
+    n_bootstrap : int
+    random_state : int or None
+    reference : ndarray of shape (n_samples,), optional
+        Predictions of the full fit, when already known.
+
+    Returns
+    -------
+    ndarray of shape (n_bootstrap,)
+        One ARI per resample (1 is perfectly stable).
+    """
+    rng = check_random_state(random_state)
+    if reference is None:
+        reference = clone(estimator).fit(X).predict(X)
+    values = np.empty(n_bootstrap)
+    for b in range(n_bootstrap):
+        rows = rng.randint(0, len(X), len(X))
+        values[b] = adjusted_rand_score(reference, clone(estimator).fit(X[rows]).predict(X))
+    return values
+
+
+def selection_score(scores: dict[str, float], min_stability: float) -> float:
+    """The search objective (see the module docstring); -1 with fewer than two personas."""
+    if scores["n_personas"] < 2 or np.isnan(scores["silhouette"]):
+        return -1.0
+    shortfall = max(0.0, min_stability - scores["stability"])
+    return (1 - scores["noise_share"]) * scores["silhouette"] - shortfall
+
+
+def suggest_params(
+    trial: optuna.Trial,
+    algorithms: tuple[str, ...],
+    n_personas: tuple[int, int],
+    eps_range: tuple[float, float],
+    n_samples: int,
+) -> dict:
+    """The search space: an algorithm, then its own hyperparameters.
+
+    Parameters
+    ----------
+    trial : optuna.Trial
+    algorithms : tuple of str
+        Among ``ALGORITHMS``.
+    n_personas : (int, int)
+        Bounds on the number of personas (k-means, mixture, agglomerative).
+    eps_range : (float, float)
+        Bounds on DBSCAN's radius, from the data's neighbour distances.
+    n_samples : int
+        Training points, bounding HDBSCAN's smallest cluster.
+    """
+    algorithm = trial.suggest_categorical("algorithm", list(algorithms))
+    params: dict = {"algorithm": algorithm}
+    if algorithm in ("kmeans", "gmm", "agglomerative"):
+        params["n_clusters"] = trial.suggest_int("n_clusters", *n_personas)
+    if algorithm == "gmm":
+        params["covariance_type"] = trial.suggest_categorical("covariance_type", ["diag", "tied"])
+    if algorithm == "agglomerative":
+        params["linkage"] = trial.suggest_categorical("linkage", ["ward", "average"])
+    if algorithm == "dbscan":
+        params["eps"] = trial.suggest_float("eps", *eps_range, log=True)
+    if algorithm in ("dbscan", "hdbscan"):
+        params["min_samples"] = trial.suggest_int("min_samples", 3, 20)
+    if algorithm == "hdbscan":
+        low = max(5, n_samples // 100)
+        params["min_cluster_size"] = trial.suggest_int(
+            "min_cluster_size", low, max(low, n_samples // 8)
+        )
+    return params
+
+
+@dataclass
+class PersonaObjective:
+    """Optuna objective over encoded user features, holding the data between trials.
+
+    Each trial fits a ``PersonaClusterer``, scores the partition and its bootstrap stability,
+    logs every score to the active (nested) MLflow run and the trial's user attributes, and
+    returns ``selection_score``.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_users, n_encoded)
+        Output of the segmenter's preprocessor.
+    algorithms : tuple of str
+    n_personas : (int, int)
+    n_bootstrap : int
+    min_stability : float
+    random_state : int
+    """
+
+    X: np.ndarray
+    algorithms: tuple[str, ...] = ALGORITHMS
+    n_personas: tuple[int, int] = (3, 8)
+    n_bootstrap: int = 4
+    min_stability: float = 0.8
+    random_state: int = 0
+    eps_range: tuple[float, float] = field(init=False)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.algorithms) - set(ALGORITHMS))
+        if unknown:
+            raise ValueError(f"unknown algorithm(s) {unknown}; known: {ALGORITHMS}")
+        distances, _ = NearestNeighbors(n_neighbors=10).fit(self.X).kneighbors(self.X)
+        self.eps_range = tuple(float(q) for q in np.quantile(distances[:, -1], [0.2, 0.95]))
+
+    def __call__(self, trial: optuna.Trial) -> float:
+        params = suggest_params(
+            trial, tuple(self.algorithms), tuple(self.n_personas), self.eps_range, len(self.X)
+        )
+        scores = evaluate_params(params, self.X, self.n_bootstrap, self.random_state)
+        value = selection_score(scores, self.min_stability)
+        for name, score in scores.items():
+            trial.set_user_attr(name, score)
+        if mlflow.active_run() is not None:
+            mlflow.log_metrics({k: v for k, v in scores.items() if np.isfinite(v)})
+        return value
+
+
+def evaluate_params(params: dict, X: np.ndarray, n_bootstrap: int, random_state: int) -> dict:
+    """Fit ``PersonaClusterer(**params)`` on ``X``; its partition scores and stability."""
+    clusterer = PersonaClusterer(**params, random_state=random_state).fit(X)
+    scores = partition_scores(X, clusterer.labels_, random_state=random_state)
+    if scores["n_personas"] < 2:
+        scores["stability"] = 0.0
+        return scores
+    reference = clusterer.predict(X)
+    stability = bootstrap_stability(clusterer, X, n_bootstrap, random_state, reference=reference)
+    scores["stability"] = float(stability.mean())
+    scores["stability_min"] = float(stability.min())
+    return scores
+
+
+def trials_table(study: optuna.Study) -> pd.DataFrame:
+    """Completed trials with their parameters, scores and objective, one row each."""
+    rows = [
+        {"trial": t.number, **t.params, **t.user_attrs, METRIC: t.value}
+        for t in study.trials
+        if t.state == optuna.trial.TrialState.COMPLETE
+    ]
+    return pd.DataFrame(rows)
