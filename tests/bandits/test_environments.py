@@ -1,0 +1,171 @@
+"""The simulator fitted on events, replay on uniform logs, and regret of tuned policies."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.bandits.environments import BanditSimulator, replay
+from workbench.bandits.policies import make_policy
+from workbench.bandits.search import tune_policy
+from workbench.bandits.simulation import fit_simulator
+from workbench.data.contract import validate_table
+from workbench.data.sources.synthetic import generate
+
+
+@pytest.fixture(scope="module")
+def site() -> dict[str, pd.DataFrame]:
+    return generate(n_users=600, n_items=120, n_days=20, seed=3)
+
+
+@pytest.fixture(scope="module")
+def simulator(site) -> BanditSimulator:
+    return fit_simulator(site["events"], items=site["items"], users=site["users"])
+
+
+def ratings_frame() -> pd.DataFrame:
+    """Two users of known gender rate two genres; likes are ratings >= 4."""
+    rows = [("u1", "a", 5), ("u1", "a", 4), ("u1", "a", 4), ("u1", "a", 1), ("u1", "b", 1),
+            ("u1", "b", 4), ("u2", "a", 2), ("u2", "a", 1), ("u2", "b", 5), ("u2", "b", 5),
+            ("u2", "b", 4), ("u2", "b", 3)]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", "value"])
+    frame["item_id"] = frame["item_id"] + pd.Series(range(len(frame))).astype(str)
+    return frame.assign(event_type="rating", value=frame["value"].astype(float))
+
+
+def test_rate_model_recovers_the_observed_like_rates():
+    events = ratings_frame()
+    items = pd.DataFrame(
+        {"item_id": events["item_id"], "categories": [[name[0]] for name in events["item_id"]]}
+    )
+    users = pd.DataFrame({"user_id": ["u1", "u2"], "gender": ["f", "m"]})
+    simulator = fit_simulator(events, items=items, users=users, prior_strength=0.0)
+    assert simulator.feature_names == ["cell=f", "cell=m"]
+    frame = pd.DataFrame(simulator.true_means, columns=simulator.action_names)
+    np.testing.assert_allclose(frame[["a", "b"]].to_numpy(), [[0.75, 0.5], [0.0, 0.75]])
+    np.testing.assert_allclose(simulator.weights, [0.5, 0.5])
+    assert simulator.optimal_value == pytest.approx(0.75)
+
+
+def test_share_model_on_the_synthetic_site_is_calibrated_and_contextual(site, simulator):
+    events = site["events"]
+    clicks_per_view = (events["event_type"] == "click").sum() / (
+        events["event_type"] == "view"
+    ).sum()
+    uniform = np.full(simulator.true_means.shape, 1 / simulator.n_actions)
+    assert simulator.policy_value(uniform) == pytest.approx(clicks_per_view, rel=0.05)
+    assert np.isclose(simulator.weights.sum(), 1.0)
+    assert ((simulator.true_means >= 0) & (simulator.true_means <= 1)).all()
+    best = simulator.true_means.argmax(axis=1)
+    assert len(set(best)) > 1, "different cells should prefer different categories"
+    assert not any(name.startswith("cell=planted") for name in simulator.feature_names)
+
+
+def test_personas_take_precedence_as_context(site):
+    users = site["users"]
+    personas = pd.DataFrame({"user_id": users["user_id"], "persona": users["planted_segment"]})
+    simulator = fit_simulator(site["events"], items=site["items"], users=users, personas=personas)
+    assert len(simulator.feature_names) == users["planted_segment"].nunique()
+
+
+def test_logs_follow_the_contract_and_the_logging_policy(simulator):
+    probabilities = np.tile(np.linspace(1, 2, simulator.n_actions), (len(simulator.weights), 1))
+    probabilities /= probabilities.sum(axis=1, keepdims=True)
+    logs = simulator.log(20000, probabilities, random_state=0)
+    validate_table(logs, "bandit_logs")
+    np.testing.assert_allclose(logs["propensity"], probabilities[logs["cell"], logs["action"]])
+    shares = logs["action"].value_counts(normalize=True).sort_index().to_numpy()
+    np.testing.assert_allclose(shares, probabilities[0], atol=0.015)
+
+
+def test_runs_share_environment_draws_and_regret_never_decreases(simulator):
+    first = simulator.run(make_policy("uniform", simulator.n_actions, random_state=0), 500, 9)
+    second = simulator.run(make_policy("ucb1", simulator.n_actions, random_state=1), 500, 9)
+    np.testing.assert_array_equal(first.optimal, second.optimal)
+    assert (np.diff(first.regret) >= 0).all()
+    assert first.regret[-1] == pytest.approx((first.optimal - first.expected).sum())
+
+
+def test_replay_of_uniform_policy_on_uniform_logs_estimates_its_value(simulator):
+    logs = simulator.log(8000, random_state=1)
+    policy = make_policy("uniform", simulator.n_actions, random_state=0)
+    result = replay(
+        policy,
+        logs["action"],
+        logs["reward"],
+        logs[simulator.feature_names].to_numpy(),
+        logs["propensity"],
+    )
+    truth = simulator.policy_value(np.full(simulator.true_means.shape, 1 / simulator.n_actions))
+    assert result.n_matched == pytest.approx(8000 / simulator.n_actions, rel=0.15)
+    lower, upper = result.interval(random_state=0)
+    assert lower <= truth <= upper
+
+
+def test_replay_of_a_learner_tracks_its_online_value(simulator):
+    logs = simulator.log(40000, random_state=2)
+    contexts = logs[simulator.feature_names].to_numpy()
+    result = replay(
+        make_policy("linucb", simulator.n_actions, random_state=0),
+        logs["action"],
+        logs["reward"],
+        contexts,
+    )
+    online = simulator.run(
+        make_policy("linucb", simulator.n_actions, random_state=0), result.n_matched, random_state=3
+    )
+    assert result.value > simulator.policy_value(
+        np.full(simulator.true_means.shape, 1 / simulator.n_actions)
+    )
+    assert result.value == pytest.approx(online.rewards.mean(), abs=0.05)
+
+
+@pytest.mark.slow
+def test_tuned_thompson_and_linucb_have_sublinear_regret_below_epsilon_greedy(
+    simulator, tracking_uri
+):
+    """Tuned on seeds 0-1, judged on an unseen seed: regret of the second half of the horizon
+    is well below that of the first half, and the final regret is below tuned epsilon-greedy's."""
+    horizon = 4000
+    final = {}
+    for name in ("epsilon_greedy", "bernoulli_ts", "lin_ts", "linucb"):
+        best, _ = tune_policy(
+            simulator,
+            name,
+            n_trials=6,
+            horizon=horizon,
+            storage=None,
+            study_name=f"test-{name}",
+            seed=0,
+            seeds=(0,),
+        )
+        run = simulator.run(
+            make_policy(name, simulator.n_actions, random_state=5, **best), horizon, random_state=5
+        )
+        final[name] = run.regret
+    for name in ("lin_ts", "linucb"):
+        regret = final[name]
+        first_half, second_half = regret[horizon // 2 - 1], regret[-1] - regret[horizon // 2 - 1]
+        assert second_half < 0.6 * first_half, name
+        assert regret[-1] < final["epsilon_greedy"][-1], name
+    assert final["bernoulli_ts"][-1] < final["epsilon_greedy"][-1]
+
+
+@pytest.mark.slow
+def test_context_free_thompson_regret_is_sublinear_against_the_best_arm():
+    """One context: Bernoulli TS's regret grows ever slower, and ends below fixed epsilon."""
+    simulator = BanditSimulator(
+        np.eye(1), np.ones(1), np.array([[0.05, 0.08, 0.1, 0.12]]), list("abcd"), ["bias"]
+    )
+    horizon = 6000
+    regrets = {}
+    for name, params in (("bernoulli_ts", {}), ("epsilon_greedy", {"epsilon": 0.1})):
+        runs = [
+            simulator.run(make_policy(name, 4, random_state=s, **params), horizon, s)
+            for s in range(3)
+        ]
+        regrets[name] = np.mean([run.regret for run in runs], axis=0)
+    ts = regrets["bernoulli_ts"]
+    assert ts[-1] - ts[horizon // 2 - 1] < 0.7 * ts[horizon // 2 - 1]
+    assert ts[-1] < regrets["epsilon_greedy"][-1]
