@@ -11,6 +11,7 @@ import logging
 import os
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import mlflow
@@ -136,3 +137,28 @@ def set_alias_if_better(
 def tag_version_metric(model_name: str, version: str, metric: str, value: float) -> None:
     """Record ``metric`` on a registered model version, for gated promotion."""
     MlflowClient().set_model_version_tag(model_name, version, f"metric.{metric}", f"{value:.6g}")
+
+
+def log_curated_dataset(name: str, folder: Path, digest: str, run_id: str | None = None) -> None:
+    """Record the curated data set ``name`` at ``digest`` as an input of a run.
+
+    Logged to ``run_id`` when given, else to the active run; the digest is the curated
+    manifest's, so two runs on the same data show the same version in the MLflow UI.
+    """
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.entities import DatasetInput, InputTag
+
+    with warnings.catch_warnings():  # a local folder matches two equivalent source types
+        warnings.simplefilter("ignore", UserWarning)
+        source = resolve_dataset_source(str(folder))
+    dataset = MetaDataset(source, name=name, digest=digest[:16])
+    if run_id is None:
+        mlflow.log_input(dataset, context="curated")
+        mlflow.set_tags({"workbench.dataset": name, "workbench.dataset_digest": digest})
+        return
+    client = MlflowClient()
+    entity = DatasetInput(dataset._to_mlflow_entity(), [InputTag("mlflow.data.context", "curated")])
+    client.log_inputs(run_id, [entity])
+    client.set_tag(run_id, "workbench.dataset", name)
+    client.set_tag(run_id, "workbench.dataset_digest", digest)

@@ -89,11 +89,15 @@ CATALOG: dict[str, PublishedDataset] = {
         folder="obd",
         file_url=_OBD,
         files={
-            "random/all/all.csv": "7168295b6e0a9eabcf3392320a5dd434e542b68e705d5cd9491499af589812f1",
+            "random/all/all.csv": (
+                "7168295b6e0a9eabcf3392320a5dd434e542b68e705d5cd9491499af589812f1"
+            ),
             "random/all/item_context.csv": (
                 "eba04cc23d5f130a93ff174c5392986882b94c3839433cb8143870eaa6221358"
             ),
-            "random/men/men.csv": "ede6d08c6877f99cd3770f7d09e26c738e6aa6de4445ccccfb1356ba5d06b1eb",
+            "random/men/men.csv": (
+                "ede6d08c6877f99cd3770f7d09e26c738e6aa6de4445ccccfb1356ba5d06b1eb"
+            ),
             "random/women/women.csv": (
                 "e65f3bd3beb17664fa69cc129bf7bf852a775f8ffa630506e505fc905315bb34"
             ),

@@ -121,7 +121,8 @@ def validate_table(frame: pd.DataFrame, table: str, max_examples: int = 5) -> pd
             sample = group["failure_case"].head(max_examples).tolist()
             rows = group["index"].head(max_examples).tolist()
             lines.append(f"column {column!r} fails {check}: values {sample} at rows {rows}")
-        raise ContractError(f"table {table!r} breaks the data contract:\n  " + "\n  ".join(lines))
+        message = f"table {table!r} breaks the data contract:\n  " + "\n  ".join(lines)
+        raise ContractError(message) from None
     except SchemaError as error:  # pragma: no cover - lazy=True reports SchemaErrors
         raise ContractError(f"table {table!r} breaks the data contract: {error}") from error
 

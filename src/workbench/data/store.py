@@ -22,10 +22,20 @@ MANIFEST = "manifest.json"
 
 def table_digest(frame: pd.DataFrame) -> str:
     """sha256 of a table's content (values, column names and order), independent of files."""
-    hashed = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    hashable = frame.copy()
+    for column in hashable.select_dtypes(include=object).columns:
+        hashable[column] = hashable[column].map(_hashable)
+    hashed = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes())
     digest.update("|".join(map(str, frame.columns)).encode())
     return digest.hexdigest()
+
+
+def _hashable(value):
+    """Lists and arrays (item categories) as a joined string; anything else unchanged."""
+    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
+        return "\x1f".join(map(str, list(value)))
+    return value
 
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame], extra: dict | None = None) -> dict:

@@ -1,0 +1,166 @@
+"""``workbench``: run pipelines, open JupyterLab and the MLflow UI, manage curated data.
+
+This module and the pipeline are the only places that read the environment and paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from workbench.config import ConfigError, ProjectPaths, load_pipeline_config
+
+log = logging.getLogger("workbench")
+
+
+def _tracking_uri(paths: ProjectPaths) -> str:
+    """``MLFLOW_TRACKING_URI`` or the embedded SQLite store; exported for the kernels."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or paths.tracking_uri
+    os.environ["MLFLOW_TRACKING_URI"] = uri
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    paths.experiments.mkdir(parents=True, exist_ok=True)
+    return uri
+
+
+def _parse_override(text: str) -> tuple[str, object]:
+    """``key=value`` with the value read as YAML (``n_trials=3``, ``smoke=true``)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE or NOTEBOOK.KEY=VALUE")
+    return key.strip(), yaml.safe_load(value)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run a pipeline configuration."""
+    from workbench import tracking
+    from workbench.pipeline import NotebookFailed, run_pipeline
+
+    paths = ProjectPaths.discover()
+    config_path = Path(args.config)
+    if not config_path.is_file() and (paths.experiments / args.config).is_file():
+        config_path = paths.experiments / args.config
+    config = load_pipeline_config(config_path, paths.notebooks)
+    overrides = dict(_parse_override(item) for item in args.set or [])
+    if "smoke" in overrides:
+        config = config.model_copy(update={"smoke": bool(overrides.pop("smoke"))})
+    mirror = args.mirror or config.data.mirror or os.environ.get("WORKBENCH_DATA_MIRROR")
+    mirror = str(Path(mirror).resolve()) if mirror else None
+    uri = tracking.configure(_tracking_uri(paths))
+    print(f"workbench: pipeline {config.name!r} on {config.data.dataset!r}, tracking to {uri}")
+    try:
+        result = run_pipeline(config, paths, only=args.only, overrides=overrides, mirror=mirror)
+    except NotebookFailed as failure:
+        print(f"workbench: FAILED: {failure}", file=sys.stderr)
+        return 1
+    total = sum(step.seconds for step in result.steps)
+    print(f"workbench: {len(result.steps)} notebooks finished in {total:.0f} s")
+    for step in result.steps:
+        print(f"  {step.name:<24} {step.seconds:6.1f} s  run {step.run_id}")
+    print(f"workbench: executed notebooks in {result.run_dir}")
+    print(f"workbench: MLflow parent run {result.parent_run_id}; open the UI with `make ui`")
+    return 0
+
+
+def cmd_ui(args: argparse.Namespace) -> int:
+    """The MLflow UI on 127.0.0.1 against the configured store."""
+    paths = ProjectPaths.discover()
+    uri = _tracking_uri(paths)
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+    ]
+    if uri.startswith("sqlite"):
+        command += ["--default-artifact-root", paths.artifacts.as_uri()]
+    print(f"workbench: MLflow UI at http://127.0.0.1:{args.port} ({uri})")
+    return subprocess.call(command)
+
+
+def cmd_lab(args: argparse.Namespace) -> int:
+    """JupyterLab in the notebooks folder, on this environment's kernel."""
+    paths = ProjectPaths.discover()
+    _tracking_uri(paths)
+    command = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--ip",
+        "127.0.0.1",
+        "--port",
+        str(args.port),
+        "--notebook-dir",
+        str(paths.root),
+    ]
+    return subprocess.call(command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run a pipeline configuration (experiments/*.yaml)")
+    run.add_argument("config", help="a YAML file, or its name under experiments/")
+    run.add_argument(
+        "--only",
+        nargs="+",
+        metavar="NOTEBOOK",
+        help="run only these notebooks, e.g. 40_collaborative",
+    )
+    run.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="override a parameter: n_trials=3 or 40_collaborative.n_trials=3",
+    )
+    run.add_argument("--mirror", help="folder holding the public data sets (as shared/data)")
+    run.set_defaults(handler=cmd_run)
+
+    ui = commands.add_parser("ui", help="open the MLflow UI on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(handler=cmd_ui)
+
+    lab = commands.add_parser("lab", help="open JupyterLab on the workbench kernel")
+    lab.add_argument("--port", type=int, default=8888)
+    lab.set_defaults(handler=cmd_lab)
+
+    from workbench import cli_data
+
+    cli_data.add_commands(commands)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``workbench`` command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    for noisy in ("alembic", "mlflow", "papermill", "traitlets", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.handler(args)
+    except ConfigError as error:
+        print(f"workbench: configuration error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

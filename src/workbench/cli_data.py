@@ -1,0 +1,33 @@
+"""``workbench data ...``: inspect and manage the curated layer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from workbench.config import ProjectPaths
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    """List curated data sets with their row counts and digests."""
+    from workbench.data import store
+
+    paths = ProjectPaths.discover()
+    folders = sorted(
+        p for p in paths.curated.glob("*") if p.is_dir() and not p.name.startswith(".")
+    )
+    if not folders:
+        print(f"no curated data sets under {paths.curated}: run `make run` first")
+    for folder in folders:
+        manifest = store.read_manifest(folder)
+        rows = {name: entry["rows"] for name, entry in manifest["tables"].items()}
+        print(f"{folder.name:<24} {manifest['digest'][:12]}  {json.dumps(rows)}")
+    return 0
+
+
+def add_commands(commands) -> None:
+    """Register the ``data`` sub-commands on the CLI's sub-parser set."""
+    data = commands.add_parser("data", help="inspect and manage curated data")
+    actions = data.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="curated data sets, rows and digests")
+    listing.set_defaults(handler=cmd_list)

@@ -1,0 +1,61 @@
+"""Pipeline configurations are validated before any work, with errors that name the key."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+
+from workbench.config import ConfigError, ProjectPaths, load_pipeline_config
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(text)
+    return path
+
+
+VALID = """
+name: t
+data: {source: synthetic, options: {n_users: 10}}
+notebooks:
+  - notebook: 10_ingest.ipynb
+"""
+
+
+def test_shipped_configurations_are_valid():
+    for path in sorted((ROOT / "experiments").glob("*.yaml")):
+        config = load_pipeline_config(path, NOTEBOOKS)
+        assert config.notebooks, path
+
+
+def test_valid_configuration_loads(tmp_path):
+    config = load_pipeline_config(_write(tmp_path, VALID), NOTEBOOKS)
+    assert config.data.dataset == "synthetic"
+    assert config.experiment_name == "workbench-t"
+    assert len(config.digest()) == 12
+
+
+@pytest.mark.parametrize(
+    ("text", "named"),
+    [
+        (VALID + "colour: blue\n", "colour"),
+        (VALID.replace("source: synthetic", "source: myspace"), "data.source"),
+        (VALID + "seed: many\n", "seed"),
+        (VALID.replace("10_ingest", "99_missing"), "notebooks.0.notebook"),
+        (VALID.replace("notebook: 10_ingest.ipynb", "notebok: 10_ingest.ipynb"), "notebok"),
+        ("name: [unclosed", "not valid YAML"),
+    ],
+)
+def test_invalid_configuration_names_the_key(tmp_path, text, named):
+    with pytest.raises(ConfigError, match=named.replace(".", r"\.")):
+        load_pipeline_config(_write(tmp_path, text), NOTEBOOKS)
+
+
+def test_project_paths_derive_from_the_root(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    paths = ProjectPaths.discover()
+    assert paths.root == tmp_path.resolve()
+    assert paths.curated == tmp_path.resolve() / "data" / "curated"
+    assert paths.tracking_uri == f"sqlite:///{tmp_path.resolve()}/experiments/mlflow.db"

@@ -1,0 +1,31 @@
+"""Committed notebooks follow the conventions: no outputs, one parameters cell, python3."""
+
+from __future__ import annotations
+
+import json
+
+import papermill
+import pytest
+from conftest import ROOT
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+COMMON = {"config", "dataset", "run_dir", "mlflow_run_id", "seed", "smoke"}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_committed_clean(path):
+    notebook = json.loads(path.read_text())
+    assert notebook["metadata"]["kernelspec"]["name"] == "python3"
+    code = [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(not cell.get("outputs") and not cell.get("execution_count") for cell in code)
+    tagged = [cell for cell in code if "parameters" in cell.get("metadata", {}).get("tags", [])]
+    assert len(tagged) == 1, "exactly one cell tagged 'parameters'"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_declares_the_common_parameters(path):
+    declared = papermill.inspect_notebook(str(path))
+    assert COMMON <= set(declared), f"missing: {COMMON - set(declared)}"
+    for name, spec in declared.items():
+        assert spec["inferred_type_name"] != "None", f"{name} has no type annotation"
+        assert spec["help"], f"{name} has no trailing comment"
