@@ -1,0 +1,51 @@
+"""The policy pyfunc: logged, registered, loaded back, valid action probabilities."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench.bandits.policies import make_policy
+from workbench.bandits.serving import PolicyModel, log_policy
+
+FEATURES = ["cell=a", "cell=b"]
+ACTIONS = ["x", "y", "z"]
+
+
+def trained(name: str):
+    contexts = np.tile(np.eye(2), (30, 1))
+    actions = np.tile([0, 1, 2], 20)
+    rewards = (actions == contexts.argmax(axis=1)).astype(float)
+    return make_policy(name, 3, random_state=0).fit(contexts, actions, rewards)
+
+
+@pytest.mark.slow
+def test_registered_policy_loads_back_and_returns_distributions(tracking_uri):
+    policy = trained("linucb")
+    with mlflow.start_run():
+        info = log_policy(policy, FEATURES, ACTIONS, registered_model_name="test-policy")
+    assert info.registered_model_version == 1
+    model = mlflow.pyfunc.load_model("models:/test-policy/1")
+    frame = pd.DataFrame(np.eye(2), columns=FEATURES).assign(extra=1.0)
+    probabilities = model.predict(frame)
+    assert list(probabilities.columns) == ACTIONS
+    values = probabilities.to_numpy()
+    assert (values >= 0).all()
+    np.testing.assert_allclose(values.sum(axis=1), 1.0)
+    np.testing.assert_allclose(values, policy.predict_proba(np.eye(2)))
+
+
+@pytest.mark.parametrize("name", ["bernoulli_ts", "epsilon_greedy", "lin_ts"])
+def test_wrapper_predicts_one_distribution_per_row(name):
+    model = PolicyModel(trained(name), FEATURES, ACTIONS)
+    out = model.predict(None, pd.DataFrame(np.eye(2)[[0, 1, 1]], columns=FEATURES))
+    assert out.shape == (3, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0)
+
+
+def test_contextual_wrapper_names_missing_columns():
+    model = PolicyModel(trained("linucb"), FEATURES, ACTIONS)
+    with pytest.raises(ValueError, match="cell=b"):
+        model.predict(None, pd.DataFrame({"cell=a": [1.0]}))
