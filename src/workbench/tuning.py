@@ -14,6 +14,8 @@ from typing import Any
 
 import mlflow
 import optuna
+from mlflow.entities import Metric, Param, RunTag
+from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
 
@@ -64,26 +66,39 @@ def optimize(
     parent = mlflow.active_run()
 
     def tracked(trial: optuna.Trial) -> float:
+        tags = {"optuna.study": study.study_name, "optuna.trial": str(trial.number)}
         with mlflow.start_run(
-            run_name=f"{study.study_name}-trial-{trial.number}", nested=parent is not None
-        ):
-            mlflow.set_tags({"optuna.study": study.study_name, "optuna.trial": trial.number})
+            run_name=f"{study.study_name}-trial-{trial.number}",
+            nested=parent is not None,
+            tags=tags,
+        ) as run:
+            state, metrics = "FAIL", {}
             try:
                 value = objective(trial)
+                state, metrics = "COMPLETE", {metric_name: value}
+                return value
             except optuna.TrialPruned:
-                mlflow.log_params(trial.params)
-                mlflow.set_tag("optuna.state", "PRUNED")
+                state = "PRUNED"
                 raise
-            mlflow.log_params(trial.params)
-            mlflow.log_metric(metric_name, value)
-            mlflow.set_tag("optuna.state", "COMPLETE")
-            return value
+            finally:
+                _log_trial(run.info.run_id, trial.params, metrics, state)
 
     study.optimize(tracked, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar)
     if parent is not None and _has_complete(study):
         mlflow.log_metric(f"best_{metric_name}", study.best_value)
         mlflow.log_params({f"best.{study.study_name}.{k}": v for k, v in study.best_params.items()})
     return study
+
+
+def _log_trial(run_id: str, params: dict, metrics: dict, state: str) -> None:
+    """One batched write of a trial's parameters, value and state (one round trip)."""
+    now = int(time.time() * 1000)
+    MlflowClient().log_batch(
+        run_id,
+        metrics=[Metric(key, float(value), now, 0) for key, value in metrics.items()],
+        params=[Param(key, str(value)) for key, value in params.items()],
+        tags=[RunTag("optuna.state", state)],
+    )
 
 
 def _has_complete(study: optuna.Study) -> bool:

@@ -201,10 +201,10 @@ def suggest_als(trial: optuna.Trial) -> dict:
 def suggest_bpr(trial: optuna.Trial) -> dict:
     """Search space of ``BPR``."""
     return {
-        "factors": trial.suggest_int("factors", 16, 256, log=True),
+        "factors": trial.suggest_int("factors", 16, 128, log=True),
         "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.2, log=True),
         "regularization": trial.suggest_float("regularization", 1e-5, 0.1, log=True),
-        "iterations": trial.suggest_int("iterations", 20, 300, log=True),
+        "iterations": trial.suggest_int("iterations", 10, 150, log=True),
     }
 
 
