@@ -167,11 +167,14 @@ class Curation:
     counts : dict of str to int
         ``<table>_in``, ``_curated``, ``_quarantined``, ``_duplicates`` per table and
         ``<table>_reason_<reason>`` per quarantine reason; they reconcile.
+    event_rows : ndarray of int64, shape (n_events,)
+        Source row of each curated event, for quarantine records made later.
     """
 
     tables: dict[str, pd.DataFrame]
     quarantine: pd.DataFrame
     counts: dict[str, int] = field(default_factory=dict)
+    event_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass
@@ -189,7 +192,8 @@ class _Part:
         return ~self.verdicts.rejected & ~self.duplicate
 
     def curated(self) -> pd.DataFrame:
-        return self.typed[self.kept].reset_index(drop=True)
+        kept = self.kept
+        return self.typed if kept.all() else self.typed[kept].reset_index(drop=True)
 
     def counts(self) -> dict[str, int]:
         counts = {
@@ -371,7 +375,9 @@ def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings | None = Non
     if items is not None:
         _mark_duplicate_keys(items, "item_id")
     users, merges = (
-        _curate_users(tables["users"], settings) if "users" in tables else (None, pd.DataFrame())
+        _curate_users(tables["users"], settings)
+        if "users" in tables
+        else (None, dedup.empty_merges())
     )
     known_users = (
         None if users is None else users.typed.loc[users.kept | users.duplicate, "user_id"]
@@ -413,7 +419,8 @@ def _assemble(parts, events, users, items, consent, merges, settings, key) -> Cu
     counts["users_merged"] = len(merges)
     frames = [q for q in quarantine if len(q)]
     quarantine_table = pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
-    return Curation(tables=tables, quarantine=quarantine_table, counts=counts)
+    rows = np.flatnonzero(events.kept).astype(np.int64)
+    return Curation(tables=tables, quarantine=quarantine_table, counts=counts, event_rows=rows)
 
 
 def _merge_audit(merges: pd.DataFrame, key: bytes) -> pd.DataFrame:

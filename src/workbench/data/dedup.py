@@ -18,7 +18,7 @@ import scipy.sparse as sp
 from rapidfuzz import fuzz, process
 from scipy.sparse.csgraph import connected_components
 
-from workbench.data.standardize import map_distinct
+from workbench.data.standardize import encode, map_distinct
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,34 @@ FIELD_SCORERS = {
     "phone": fuzz.ratio,
 }
 MERGE_COLUMNS = ("user_id", "merged_into", "score", "fields")
+
+
+def key_codes(frame: pd.DataFrame, columns: Iterable[str]) -> np.ndarray:
+    """One integer per row, equal for rows equal on every column (nulls equal each other).
+
+    Parameters
+    ----------
+    frame : DataFrame of shape (n, ...)
+    columns : iterable of str
+
+    Returns
+    -------
+    ndarray of int64, shape (n,)
+    """
+    combined = np.zeros(len(frame), dtype=np.int64)
+    for column in columns:
+        codes, n_distinct = encode(frame[column])
+        combined = combined * (n_distinct + 1) + (codes + 1)
+        combined, _ = pd.factorize(combined)
+    return combined.astype(np.int64)
+
+
+def first_occurrences(codes: np.ndarray) -> np.ndarray:
+    """True where a code appears for the first time, for codes numbered by first occurrence."""
+    if len(codes) == 0:
+        return np.zeros(0, dtype=bool)
+    running = np.maximum.accumulate(codes)
+    return np.concatenate([[True], codes[1:] > running[:-1]])
 
 
 def duplicate_events(
@@ -53,12 +81,11 @@ def duplicate_events(
     ndarray of bool, shape (n_events,)
         True for the rows to drop; the first of each run is kept.
     """
-    columns = [key for key in keys if key in events.columns]
     if len(events) == 0:
         return np.zeros(0, dtype=bool)
-    group = events.groupby(columns, sort=False, dropna=False).ngroup().to_numpy()
+    group = key_codes(events, [key for key in keys if key in events.columns])
     time = events["timestamp"].to_numpy("datetime64[us]").astype(np.int64)
-    order = np.lexsort((np.arange(len(events)), time, group))
+    order = np.lexsort((time, group))
     same_key = group[order][1:] == group[order][:-1]
     close = np.diff(time[order]) <= int(tolerance_seconds * 1_000_000)
     duplicate = np.zeros(len(events), dtype=bool)
@@ -68,7 +95,16 @@ def duplicate_events(
 
 def duplicate_ids(ids: pd.Series) -> np.ndarray:
     """Mark rows whose id appeared on an earlier row (shape (n,)); the first is kept."""
-    return ids.duplicated(keep="first").to_numpy(bool)
+    codes, n_distinct = encode(ids)
+    if n_distinct == len(ids):
+        return np.zeros(len(ids), dtype=bool)
+    return ~first_occurrences(codes) & (codes >= 0) | _repeated_nulls(codes)
+
+
+def _repeated_nulls(codes: np.ndarray) -> np.ndarray:
+    """Every null after the first counts as a repeat."""
+    nulls = codes < 0
+    return nulls & (np.cumsum(nulls) > 1)
 
 
 def _normalized(values: pd.Series) -> list[str]:
@@ -160,7 +196,7 @@ def resolve_users(
     """
     present = [f for f in fields if f in users.columns]
     if not present or len(users) < 2:
-        return pd.DataFrame({c: pd.Series(dtype="str") for c in MERGE_COLUMNS})
+        return empty_merges()
     users = users.reset_index(drop=True)
     key = default_block_key(users, present) if block_key is None else block_key
     i, j, score = _candidate_pairs(
@@ -182,6 +218,13 @@ def resolve_users(
     )
     log.info("fuzzy resolution: %d of %d user records merged", len(audit), len(users))
     return audit
+
+
+def empty_merges() -> pd.DataFrame:
+    """An audit of merges with no rows."""
+    return pd.DataFrame(
+        {c: pd.Series(dtype="float" if c == "score" else "str") for c in MERGE_COLUMNS}
+    )
 
 
 def apply_merges(ids: pd.Series, merges: pd.DataFrame) -> pd.Series:

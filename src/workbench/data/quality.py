@@ -388,7 +388,7 @@ def type_rows(raw: pd.DataFrame, spec: TableSpec, settings) -> tuple[pd.DataFram
         ``bad_encoding``, ``missing_required``, ``unparseable_type``,
         ``unparseable_timestamp`` and ``future_timestamp`` rejections.
     """
-    typed = raw.copy()
+    typed = raw.copy(deep=False)
     verdicts = Verdicts.empty(len(raw))
     flag_bad_encoding(verdicts, raw)
     flag_missing(verdicts, raw, spec.required)

@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pycountry
 
 from workbench.data.contract import TIMESTAMP_DTYPE
@@ -45,8 +47,44 @@ COUNTRY_ALIASES: dict[str, str | None] = {
 """Names ``pycountry`` does not resolve: ISO alpha-2 code, or ``None`` for no single country."""
 
 
+def _is_arrow_string(values: pd.Series) -> bool:
+    return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
+
+
+def _dictionary(values: pd.Series) -> pa.DictionaryArray:
+    """An Arrow-backed string column, dictionary-encoded (first-occurrence order)."""
+    arrow = pa.array(values.array)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    return pc.dictionary_encode(arrow)
+
+
+def encode(values: pd.Series) -> tuple[np.ndarray, int]:
+    """Integer codes of a column's values, numbered by first occurrence.
+
+    Parameters
+    ----------
+    values : Series of shape (n,)
+
+    Returns
+    -------
+    codes : ndarray of int64, shape (n,)
+        ``-1`` for nulls.
+    n_distinct : int
+    """
+    if _is_arrow_string(values):
+        encoded = _dictionary(values)
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+        return codes, len(encoded.dictionary)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    return codes.astype(np.int64), len(uniques)
+
+
 def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     """Apply ``func`` once per distinct non-null value of ``values``.
+
+    Arrow-backed string columns are dictionary-encoded and the mapped dictionary is taken
+    back by index, all in Arrow; other columns go through ``pd.factorize``.
 
     Parameters
     ----------
@@ -57,8 +95,15 @@ def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     Returns
     -------
     Series of shape (n,)
-        Same index as ``values``; nulls stay null.
+        Same index as ``values``; nulls stay null; dtype ``str`` when ``func`` returns
+        strings.
     """
+    if _is_arrow_string(values):
+        encoded = _dictionary(values)
+        mapped = [func(value) for value in encoded.dictionary.to_pylist()]
+        if _all_str_or_null(mapped):
+            taken = pa.array(mapped, type=pa.large_string()).take(encoded.indices)
+            return pd.Series(pd.array(taken, dtype="str"), index=values.index)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     mapped = np.array([func(str(value)) for value in uniques] + [None], dtype=object)
     result = pd.Series(mapped[codes], index=values.index)
