@@ -3,9 +3,16 @@
 A partition is judged by silhouette (higher is better), Davies-Bouldin (lower), Calinski-
 Harabasz (higher) and its stability: the mean adjusted Rand index between the personas of a
 fit on all users and those of fits on bootstrap resamples, all predicted on every user.
-The search maximizes ``selection_score = (1 - noise_share) * silhouette -
-max(0, min_stability - stability)``: a good separation that does not hold up under resampling
-is not a persona structure.
+The search maximizes ``selection_score = (1 - noise_share) * silhouette
+- max(0, min_stability - stability) - max(0, min_share - smallest_share) / min_share``: a
+separation that does not hold up under resampling, or that isolates a handful of outliers, is
+not a persona structure.
+
+Silhouette tends to prefer fewer, coarser groups when two of them are close. ``choose_trial``
+therefore takes, among the trials whose score is within ``tolerance`` of the best, the one with
+the most personas: finer personas when they are nearly as well separated and as stable.
+The search starts with a k-means sweep over the range of personas (``seed_study``), so every
+size has a baseline before the sampler explores the other algorithms.
 """
 
 from __future__ import annotations
@@ -106,12 +113,60 @@ def bootstrap_stability(
     return values
 
 
-def selection_score(scores: dict[str, float], min_stability: float) -> float:
+def selection_score(scores: dict[str, float], min_stability: float, min_share: float) -> float:
     """The search objective (see the module docstring); -1 with fewer than two personas."""
     if scores["n_personas"] < 2 or np.isnan(scores["silhouette"]):
         return -1.0
-    shortfall = max(0.0, min_stability - scores["stability"])
-    return (1 - scores["noise_share"]) * scores["silhouette"] - shortfall
+    unstable = max(0.0, min_stability - scores["stability"])
+    too_small = max(0.0, min_share - scores["smallest_share"]) / min_share if min_share else 0.0
+    return (1 - scores["noise_share"]) * scores["silhouette"] - unstable - too_small
+
+
+def seed_study(study: optuna.Study, algorithms: list[str], n_personas: tuple[int, int]) -> None:
+    """Queue a k-means trial for every number of personas, unless the study has trials."""
+    if study.trials or "kmeans" not in algorithms:
+        return
+    for k in range(n_personas[0], n_personas[1] + 1):
+        study.enqueue_trial({"algorithm": "kmeans", "n_clusters": k})
+
+
+def choose_trial(trials: pd.DataFrame, tolerance: float = 0.05) -> pd.Series:
+    """The chosen trial: the most personas among those scoring within ``tolerance`` of the best.
+
+    Parameters
+    ----------
+    trials : DataFrame
+        ``trials_table`` output.
+    tolerance : float
+        Relative shortfall from the best ``selection_score`` still acceptable.
+
+    Returns
+    -------
+    Series
+        The chosen row (ties on the number of personas go to the higher score).
+    """
+    best = trials[METRIC].max()
+    floor = best - tolerance * abs(best)
+    close = trials[trials[METRIC] >= floor]
+    return close.sort_values(["n_personas", METRIC], ascending=False).iloc[0]
+
+
+def chosen_params(trial: pd.Series) -> dict:
+    """``PersonaClusterer`` parameters of a ``trials_table`` row (its non-missing params)."""
+    names = (
+        "algorithm",
+        "n_clusters",
+        "covariance_type",
+        "linkage",
+        "eps",
+        "min_samples",
+        "min_cluster_size",
+    )
+    params = {name: trial[name] for name in names if name in trial and pd.notna(trial[name])}
+    for name in ("n_clusters", "min_samples", "min_cluster_size"):
+        if name in params:
+            params[name] = int(params[name])
+    return params
 
 
 def suggest_params(
@@ -171,6 +226,8 @@ class PersonaObjective:
     n_personas : (int, int)
     n_bootstrap : int
     min_stability : float
+    min_share : float
+        Smallest acceptable persona, as a share of users.
     random_state : int
     """
 
@@ -179,6 +236,7 @@ class PersonaObjective:
     n_personas: tuple[int, int] = (3, 8)
     n_bootstrap: int = 4
     min_stability: float = 0.8
+    min_share: float = 0.03
     random_state: int = 0
     eps_range: tuple[float, float] = field(init=False)
 
@@ -194,7 +252,7 @@ class PersonaObjective:
             trial, tuple(self.algorithms), tuple(self.n_personas), self.eps_range, len(self.X)
         )
         scores = evaluate_params(params, self.X, self.n_bootstrap, self.random_state)
-        value = selection_score(scores, self.min_stability)
+        value = selection_score(scores, self.min_stability, self.min_share)
         for name, score in scores.items():
             trial.set_user_attr(name, score)
         if mlflow.active_run() is not None:
