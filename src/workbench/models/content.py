@@ -83,7 +83,8 @@ class ContentRecommender(Recommender):
         ``interaction_weights``); every consumed item counts 1 when False.
     popularity_weight : float in [0, 1], default=0.0
         Share of standardized log-popularity in a blend with the standardized cosine, to break
-        the many near-ties of sparse profiles in favour of items people actually consume.
+        the many near-ties of sparse profiles in favour of items people actually consume
+        (an item without training interactions gets the mean popularity of the others).
 
     Attributes
     ----------
@@ -139,10 +140,19 @@ class ContentRecommender(Recommender):
         profiles = self.user_profiles(user_idx, user_items)
         scores = np.asarray((profiles @ self.item_features_.T).todense(), dtype=np.float64)
         if self.popularity_weight > 0:
-            popularity = standardize_rows(np.log1p(self.item_popularity_)[None, :])
             weight = self.popularity_weight
-            scores = (1 - weight) * standardize_rows(scores) + weight * popularity
+            scores = (1 - weight) * standardize_rows(scores) + weight * self.popularity_prior()
         return scores
+
+    def popularity_prior(self) -> np.ndarray:
+        """Standardized log-popularity, shape (1, n_items); unseen items get the mean of the
+        seen ones (their popularity is unknown, not zero)."""
+        check_is_fitted(self, "item_popularity_")
+        log_pop = np.log1p(self.item_popularity_)
+        seen = self.item_popularity_ > 0
+        if seen.any():
+            log_pop[~seen] = log_pop[seen].mean()
+        return standardize_rows(log_pop[None, :])
 
     def _item_vectors(self) -> sp.csr_matrix:
         return self.item_features_

@@ -9,7 +9,8 @@ variance over items) so the two scales compare. Item ``i`` then scores
 where ``n_i`` is the item's number of training interactions. A well-known item is ranked
 mostly by behaviour, an item nobody has consumed (a cold-start item, ``n_i = 0``) by content
 alone, which collaborative models cannot rank at all. ``content_weight`` and ``shrinkage`` act
-at scoring time only, so ``BlendObjective`` searches them on a validation split without refitting.
+at scoring time only, so a study can search them on a validation split without refitting
+(``workbench.content_based.ScoringObjective``).
 """
 
 from __future__ import annotations
@@ -137,27 +138,3 @@ def suggest(trial) -> dict:
         "content_weight": trial.suggest_float("content_weight", 0.0, 1.0),
         "shrinkage": trial.suggest_float("shrinkage", 0.1, 1000.0, log=True),
     }
-
-
-class BlendObjective:
-    """Optuna objective over the blend of a fitted hybrid: no refit per trial.
-
-    Use with ``workbench.tuning.optimize(study, BlendObjective(hybrid, score), ...)``, then
-    ``hybrid.set_params(**study.best_params)``.
-
-    Parameters
-    ----------
-    hybrid : HybridRecommender
-        Fitted on the training part minus the validation split.
-    score : callable
-        ``score(hybrid) -> float``, the validation metric to maximize (nDCG@10 on the split).
-    """
-
-    def __init__(self, hybrid: HybridRecommender, score: Callable[[HybridRecommender], float]):
-        check_is_fitted(hybrid, "item_support_")
-        self.hybrid = hybrid
-        self.score = score
-
-    def __call__(self, trial) -> float:
-        self.hybrid.set_params(**suggest(trial))
-        return float(self.score(self.hybrid))
