@@ -51,7 +51,7 @@ def weekday_profile(events: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame of shape (n_users, 7), indexed by ``user_id``, columns ``weekday_mon..weekday_sun``
     """
-    days = events["timestamp"].dt.weekday
+    days = events["timestamp"].dt.day_of_week
     profile = pd.crosstab(events["user_id"], days).reindex(columns=range(7), fill_value=0)
     profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
     profile.columns = [f"weekday_{name}" for name in WEEKDAYS]
