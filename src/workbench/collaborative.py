@@ -267,7 +267,12 @@ def compare_families(
     results = []
     for name in names:
         family = registry.get_family(name)
-        with mlflow.start_run(run_name=f"{study_prefix}-{name}", nested=True):
+        parent = mlflow.active_run()
+        with mlflow.start_run(
+            run_name=f"{study_prefix}-{name}",
+            nested=parent is not None,
+            experiment_id=parent.info.experiment_id if parent is not None else None,
+        ):
             mlflow.set_tags({"workbench.family": name, "workbench.stage": "collaborative"})
             result = run_family(
                 name, family, data, n_trials, storage, study_prefix, k, seed, timeout

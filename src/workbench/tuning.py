@@ -70,6 +70,7 @@ def optimize(
         with mlflow.start_run(
             run_name=f"{study.study_name}-trial-{trial.number}",
             nested=parent is not None,
+            experiment_id=parent.info.experiment_id if parent is not None else None,
             tags=tags,
         ) as run:
             state, metrics = "FAIL", {}

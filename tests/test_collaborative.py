@@ -1,0 +1,70 @@
+"""The collaborative experiment: splits share maps, tuning uses validation only, trials nest."""
+
+from __future__ import annotations
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+
+from workbench import collaborative, tracking
+from workbench.models.registry import FAMILIES
+
+
+@pytest.fixture(scope="module")
+def pairs() -> pd.DataFrame:
+    rng = np.random.default_rng(3)
+    n_users, n_items = 60, 25
+    taste = rng.integers(0, 3, n_users)
+    rows = []
+    for user in range(n_users):
+        liked = np.flatnonzero(np.arange(n_items) % 3 == taste[user])
+        others = rng.choice(n_items, 2, replace=False)
+        for item in np.unique(np.concatenate([rng.choice(liked, 6, replace=False), others])):
+            rows.append((f"u{user}", f"i{item}", pd.Timestamp("2026-01-01", tz="UTC")))
+    events = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+    return collaborative.interaction_pairs(pd.concat([events, events.head(10)]))
+
+
+def test_pairs_are_unique_with_event_counts(pairs):
+    assert not pairs.duplicated(["user_id", "item_id"]).any()
+    assert pairs["n_events"].max() == 2
+
+
+def test_splits_share_maps_and_validation_comes_from_train(pairs):
+    data = collaborative.prepare_splits(pairs, seed=1)
+    shapes = {m.shape for m in (data.train, data.test, data.fit, data.valid)}
+    assert shapes == {(len(data.users), len(data.items))}
+    assert (data.fit + data.valid - data.train).nnz == 0
+    assert data.train.multiply(data.test).nnz == 0
+    assert data.valid.multiply(data.test).nnz == 0
+
+
+def test_run_family_tunes_on_validation_and_evaluates_on_test(pairs):
+    data = collaborative.prepare_splits(pairs, seed=1)
+    result = collaborative.run_family("ease", FAMILIES["ease"], data, 3, None, "t", k=5)
+    assert result.n_trials == 3 and set(result.params) == {"l2"}
+    assert 0.0 < result.metrics["ndcg_at_5"] <= 1.0
+    assert result.metrics["fit_seconds"] >= 0.0
+    table = collaborative.comparison_table([result], k=5)
+    assert table.loc["ease", "valid_ndcg_at_5"] == result.valid_score
+
+
+@pytest.mark.slow
+def test_trials_are_nested_under_each_familys_run(pairs, tracking_uri, tmp_path):
+    data = collaborative.prepare_splits(pairs, seed=1)
+    storage = None  # in memory: a SQLite Optuna store costs seconds to create
+    experiment = tracking.ensure_experiment("collab-test", tmp_path / "artifacts")
+    with mlflow.start_run(experiment_id=experiment) as parent:
+        results = collaborative.compare_families(["popularity", "als"], data, 3, storage, "t")
+    runs = mlflow.search_runs([experiment], output_format="list")
+    children = {
+        r.info.run_id: r
+        for r in runs
+        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    }
+    assert {r.data.tags["workbench.family"] for r in children.values()} == {"popularity", "als"}
+    trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") in children]
+    assert len(trials) == 1 + 3
+    assert all(r.data.tags["optuna.state"] in {"COMPLETE", "PRUNED"} for r in trials)
+    assert collaborative.select_best(results).name in {"popularity", "als"}
