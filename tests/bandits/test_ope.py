@@ -167,3 +167,16 @@ def test_reward_model_is_cross_fitted_probabilities(simulator):
     # DR is not: see the unbiasedness test); it still matches each arm's average reward
     truth = simulator.true_means[logs["cell"].to_numpy()]
     np.testing.assert_allclose(q.mean(axis=0), truth.mean(axis=0), atol=0.03)
+
+
+def test_reward_model_with_interactions_recovers_each_cell(simulator):
+    logs = simulator.log(6000, random_state=7)
+    rewards, actions, _, _, contexts = arrays(simulator, logs, evaluation_policy(simulator))
+    q = fit_reward_model(
+        contexts, actions, rewards, simulator.n_actions, random_state=0, interactions=True
+    )
+    cells = logs["cell"].to_numpy()
+    by_cell = np.vstack([q[cells == c].mean(axis=0) for c in range(3)])
+    observed = logs.groupby(["cell", "action"])["reward"].mean().unstack().to_numpy()
+    np.testing.assert_allclose(by_cell, observed, atol=0.03)
+    assert np.abs(by_cell - simulator.true_means).max() < 0.08

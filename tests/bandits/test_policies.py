@@ -68,6 +68,12 @@ class TestPolicyContract:
         first, second = play(fitted(name, 7), 60), play(fitted(name, 7), 60)
         assert first == second
 
+    def test_act_returns_a_valid_seeded_action(self, name):
+        first, second = fitted(name, 11), fitted(name, 11)
+        actions = [first.act(np.ones(N_FEATURES)) for _ in range(20)]
+        assert actions == [second.act(np.ones(N_FEATURES)) for _ in range(20)]
+        assert all(0 <= action < N_ACTIONS for action in actions)
+
     def test_refit_resets_state(self, name):
         policy = fitted(name, 7)
         before = play(policy, 40)

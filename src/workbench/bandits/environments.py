@@ -125,7 +125,7 @@ class BanditSimulator:
         rounds = tqdm(range(horizon), desc=type(policy).__name__, disable=not progress)
         for t in rounds:
             x = self.contexts[cells[t]]
-            action = policy.select_action(x).action
+            action = policy.act(x)
             reward = float(coins[t] < self.true_means[cells[t], action])
             policy.update(action, reward, x)
             actions[t] = action
@@ -241,10 +241,26 @@ def replay(
     policy.fit(contexts[:0])
     matched = []
     for t in tqdm(range(len(actions)), desc="replay", disable=not progress):
-        if policy.select_action(contexts[t]).action == actions[t]:
+        if policy.act(contexts[t]) == actions[t]:
             policy.update(actions[t], rewards[t], contexts[t])
             matched.append(t)
     matched = np.asarray(matched, dtype=int)
     kept = rewards[matched]
     value = float(kept.mean()) if len(kept) else float("nan")
     return ReplayResult(value, len(matched), matched, kept)
+
+
+def summarize_runs(runs: dict[str, SimulationResult]) -> pd.DataFrame:
+    """Value and regret of each run: ``mean_reward`` (true value of the chosen arms),
+    ``regret`` at the end and at mid-horizon, and ``late_to_early``, the regret of the second
+    half over that of the first half (about 1 for linear regret, well below for sublinear)."""
+    rows = {}
+    for name, run in runs.items():
+        middle = run.regret[len(run.regret) // 2 - 1]
+        rows[name] = {
+            "mean_reward": run.mean_expected_reward,
+            "regret": float(run.regret[-1]),
+            "regret_mid": float(middle),
+            "late_to_early": float((run.regret[-1] - middle) / max(middle, 1e-12)),
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")

@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
@@ -230,10 +231,12 @@ def fit_reward_model(
     estimator=None,
     n_folds: int = 3,
     random_state=None,
+    interactions: bool = False,
 ) -> np.ndarray:
     """Cross-fitted predictions of the reward of every action in every logged round.
 
-    The model sees ``[context, one-hot(action)]``; each fold's rounds are predicted by a model
+    The model sees ``[context, one-hot(action)]`` (and their products when ``interactions``,
+    so each action gets its own context weights); each fold's rounds are predicted by a model
     fitted on the other folds, so DR's correction is not fitted on its own residuals.
 
     Parameters
@@ -248,6 +251,8 @@ def fit_reward_model(
     n_folds : int
         1 fits and predicts on all rounds.
     random_state : int, RandomState or None
+    interactions : bool
+        Add context x action products; right for few one-hot contexts, costly for many.
 
     Returns
     -------
@@ -265,23 +270,34 @@ def fit_reward_model(
         splits = [(np.arange(n), np.arange(n))]
     for train, test in splits:
         model = _fit_one(
-            clone(estimator), contexts[train], actions[train], rewards[train], n_actions
+            clone(estimator),
+            contexts[train],
+            actions[train],
+            rewards[train],
+            n_actions,
+            interactions,
         )
         for action in range(n_actions):
-            features = _design(contexts[test], np.full(len(test), action), n_actions)
+            features = _design(contexts[test], np.full(len(test), action), n_actions, interactions)
             predictions[test, action] = _positive_probability(model, features)
     return predictions
 
 
-def _design(contexts: np.ndarray, actions: np.ndarray, n_actions: int) -> np.ndarray:
-    return np.hstack([contexts, np.eye(n_actions)[actions]])
+def _design(
+    contexts: np.ndarray, actions: np.ndarray, n_actions: int, interactions: bool = False
+) -> np.ndarray:
+    one_hot = np.eye(n_actions)[actions]
+    if not interactions:
+        return np.hstack([contexts, one_hot])
+    products = (contexts[:, :, None] * one_hot[:, None, :]).reshape(len(contexts), -1)
+    return np.hstack([contexts, one_hot, products])
 
 
-def _fit_one(model, contexts, actions, rewards, n_actions):
+def _fit_one(model, contexts, actions, rewards, n_actions, interactions=False):
     labels = (rewards > 0).astype(int)
     if labels.min() == labels.max():
         return float(labels[0]) if len(labels) else 0.0
-    return model.fit(_design(contexts, actions, n_actions), labels)
+    return model.fit(_design(contexts, actions, n_actions, interactions), labels)
 
 
 def _positive_probability(model, features: np.ndarray) -> np.ndarray:
@@ -307,3 +323,46 @@ def empirical_action_dist(actions, positions, n_actions: int, n_positions: int) 
     np.add.at(counts, (np.asarray(actions, dtype=int), np.asarray(positions, dtype=int)), 1.0)
     totals = counts.sum(axis=0, keepdims=True)
     return np.where(totals > 0, counts / np.maximum(totals, 1.0), 1.0 / n_actions)
+
+
+def estimate_all(
+    rewards,
+    actions,
+    propensities,
+    action_dist,
+    estimated_rewards,
+    alpha: float = 0.05,
+    n_bootstrap: int = 200,
+    random_state=None,
+    truth: float | None = None,
+) -> pd.DataFrame:
+    """Every estimator's value and bootstrap interval, one row each.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by estimator: ``value, lower, upper, std`` and, when ``truth`` is given,
+        ``relative_error`` and ``covers``.
+    """
+    rows = {}
+    for name, estimator in all_estimators().items():
+        interval = estimator.estimate_interval(
+            rewards,
+            actions,
+            propensities,
+            action_dist,
+            estimated_rewards,
+            alpha=alpha,
+            n_bootstrap=n_bootstrap,
+            random_state=random_state,
+        )
+        rows[name] = {
+            "value": interval.value,
+            "lower": interval.lower,
+            "upper": interval.upper,
+            "std": interval.std,
+        }
+        if truth is not None:
+            rows[name]["relative_error"] = abs(interval.value - truth) / truth
+            rows[name]["covers"] = interval.contains(truth)
+    return pd.DataFrame.from_dict(rows, orient="index")

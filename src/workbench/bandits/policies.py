@@ -12,8 +12,9 @@ keyword arguments stored unchanged in ``__init__`` so that ``clone``, ``get_para
 Index policies (epsilon-greedy, UCB1, LinUCB) choose the best score, splitting ties evenly.
 Sampling policies (Thompson sampling) choose the best of one posterior draw; the probability of
 each arm being chosen has no closed form and is estimated from ``n_samples`` posterior draws, and
-the action is drawn from that estimate, so the logged propensity is exactly the probability the
-action was drawn with.
+``select_action`` draws the action from that estimate, so the logged propensity is exactly the
+probability the action was drawn with. ``act(context)`` returns only an action (the exact Thompson
+step for sampling policies), for simulation loops that need no propensities.
 """
 
 from __future__ import annotations
@@ -23,8 +24,8 @@ from typing import NamedTuple
 
 import numpy as np
 from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_is_fitted
 
 log = logging.getLogger(__name__)
 
@@ -121,16 +122,27 @@ class BasePolicy(BaseEstimator):
         -------
         Decision
         """
-        check_is_fitted(self, "t_")
+        self._check_fitted()
         x = self._check_context(context)
         scores = self._scores(x)
         probabilities = self._probabilities(x, scores)
-        action = int(self.rng_.choice(self.n_actions, p=probabilities))
+        cumulative = np.cumsum(probabilities)
+        draw = self.rng_.random_sample() * cumulative[-1]
+        action = min(int(np.searchsorted(cumulative, draw, side="right")), self.n_actions - 1)
         return Decision(action, scores, probabilities)
+
+    def act(self, context=None) -> int:
+        """Only the chosen arm, for simulation and replay loops that need no propensities.
+
+        Draws from the same distribution as ``select_action``; sampling policies override it
+        with the exact Thompson step (the arm of one posterior draw), skipping the Monte Carlo
+        estimate of every arm's probability.
+        """
+        return self.select_action(context).action
 
     def update(self, action: int, reward: float, context=None) -> BasePolicy:
         """Learn from the reward of ``action`` in ``context``; returns ``self``."""
-        check_is_fitted(self, "t_")
+        self._check_fitted()
         action = int(action)
         if not 0 <= action < self.n_actions:
             raise ValueError(f"action {action} is outside 0..{self.n_actions - 1}")
@@ -150,13 +162,18 @@ class BasePolicy(BaseEstimator):
         -------
         ndarray of shape (n_rounds, n_actions)
         """
-        check_is_fitted(self, "t_")
+        self._check_fitted()
         contexts = np.atleast_2d(np.asarray(contexts, dtype=float))
         if len(contexts) == 0:
             return np.empty((0, self.n_actions))
         if not self.contextual:
             return np.tile(self._probabilities(None, self._scores(None)), (len(contexts), 1))
         return np.vstack([self._probabilities(x, self._scores(x)) for x in contexts])
+
+    def _check_fitted(self) -> None:
+        """``check_is_fitted``, without its cost in the per-round loop."""
+        if not hasattr(self, "t_"):
+            raise NotFittedError(f"this {type(self).__name__} is not fitted: call fit first")
 
     def _check_context(self, context) -> np.ndarray | None:
         if not self.contextual:
@@ -285,6 +302,10 @@ class _SamplingPolicy(BasePolicy):
         draws = self._draw(x, int(self.n_samples))
         winners = np.argmax(draws, axis=1)
         return np.bincount(winners, minlength=self.n_actions) / len(winners)
+
+    def act(self, context=None) -> int:
+        self._check_fitted()
+        return int(np.argmax(self._draw(self._check_context(context), 1)[0]))
 
 
 class BernoulliThompson(_SamplingPolicy, _CountingPolicy):

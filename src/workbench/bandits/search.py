@@ -102,3 +102,32 @@ def tune_policy(
 
 def _complete(study: optuna.Study) -> bool:
     return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def tune_policies(
+    simulator: BanditSimulator,
+    policy_names: list[str],
+    n_trials: int,
+    horizon: int,
+    storage: str | None,
+    study_prefix: str,
+    seed: int = 42,
+) -> dict[str, dict]:
+    """Tune every family in ``policy_names``; the best parameters of each.
+
+    Each study is named ``<study_prefix>-<family>`` and resumes when it exists; trials run on
+    the environment seed ``seed`` only, so judge the result on another seed.
+    """
+    return {
+        name: tune_policy(
+            simulator,
+            name,
+            n_trials,
+            horizon,
+            storage,
+            f"{study_prefix}-{name}",
+            seed,
+            seeds=(seed,),
+        )[0]
+        for name in policy_names
+    }
