@@ -22,7 +22,8 @@ def slug(value: object) -> str:
 
 def _shares(keys: pd.Series, users: pd.Series, prefix: str) -> pd.DataFrame:
     """Row-normalized counts of ``keys`` per user, columns ``<prefix><slug(key)>``."""
-    counts = pd.crosstab(users, keys.map(slug))
+    slugs = {key: slug(key) for key in keys.unique()}
+    counts = pd.crosstab(users, keys.map(slugs))
     shares = counts.div(counts.sum(axis=1), axis=0).astype(float)
     shares.columns = [f"{prefix}{column}" for column in shares.columns]
     shares.index.name = "user_id"
