@@ -320,8 +320,8 @@ def _items_table(items: _Part) -> pd.DataFrame:
     table = items.curated()
     table = table.drop(columns=[c for c in table if c.lower() in privacy.PII_COLUMNS])
     for column in ("title", "text"):
-        if column in table:
-            table[column] = privacy.redact_text(table[column])
+        values = table[column] if column in table else pd.Series(pd.NA, index=table.index)
+        table[column] = privacy.redact_text(values)
     if "categories" not in table:
         table["categories"] = [[] for _ in range(len(table))]
     return table

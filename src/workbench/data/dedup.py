@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
-from rapidfuzz import fuzz, process
+from rapidfuzz import fuzz, process, utils
 from scipy.sparse.csgraph import connected_components
 
 from workbench.data.standardize import encode, map_distinct
@@ -132,7 +132,8 @@ def _block_scores(block: pd.DataFrame, fields: list[str], weights: Mapping[str, 
     for field in fields:
         values = _normalized(block[field])
         present = np.array([bool(v) for v in values])
-        scores = process.cdist(values, values, scorer=FIELD_SCORERS.get(field, fuzz.ratio))
+        scorer = FIELD_SCORERS.get(field, fuzz.ratio)
+        scores = process.cdist(values, values, scorer=scorer, processor=utils.default_process)
         both = np.outer(present, present).astype(np.float32) * float(weights.get(field, 1.0))
         total += scores.astype(np.float32) * both
         weight_sum += both

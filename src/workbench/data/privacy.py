@@ -191,14 +191,18 @@ def non_personalized_users(users: pd.DataFrame) -> pd.Series:
     return users.loc[~users["personalization_allowed"].astype(bool), "user_id"]
 
 
+def _read_flat(path: Path) -> pd.DataFrame:
+    """A parquet table with a named index (``user_id`` of a feature table) as a column."""
+    frame = pq.read_table(path).to_pandas()
+    return frame.reset_index() if frame.index.name else frame
+
+
 def _erase_rows(frame: pd.DataFrame, erased: set[str]) -> pd.DataFrame:
     """``frame`` without rows whose user columns (or index) name an erased pseudonym."""
     keep = np.ones(len(frame), dtype=bool)
     for column in ("user_id", "merged_into"):
         if column in frame.columns:
             keep &= ~frame[column].astype("str").isin(erased).to_numpy(bool)
-    if frame.index.name == "user_id":
-        keep &= ~frame.index.astype(str).isin(erased)
     return frame[keep]
 
 
@@ -232,9 +236,7 @@ def forget(curated_dir: Path, user_id: str, key: bytes, when: datetime | None = 
     """
     folder = Path(curated_dir)
     manifest = store.read_manifest(folder)
-    tables = {
-        path.stem: pq.read_table(path).to_pandas() for path in sorted(folder.glob("*.parquet"))
-    }
+    tables = {path.stem: _read_flat(path) for path in sorted(folder.glob("*.parquet"))}
     target = pseudonym(user_id, key)
     erased = erasure_targets(target, tables.get("user_merges"))
     removed = {}

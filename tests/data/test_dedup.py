@@ -1,0 +1,96 @@
+"""Exact duplicate events and fuzzy user resolution."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from workbench.data.dedup import (
+    apply_merges,
+    duplicate_events,
+    duplicate_ids,
+    key_codes,
+    resolve_users,
+)
+
+
+def _events(seconds, users=None, values=None) -> pd.DataFrame:
+    n = len(seconds)
+    return pd.DataFrame(
+        {
+            "user_id": users or ["u"] * n,
+            "item_id": "i",
+            "event_type": "view",
+            "value": values or [1.0] * n,
+            "timestamp": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(seconds, "s"),
+        }
+    )
+
+
+def test_repeats_within_the_tolerance_are_duplicates_and_the_first_is_kept():
+    events = _events([0, 0.4, 10, 0], users=["u", "u", "u", "v"])
+    np.testing.assert_array_equal(
+        duplicate_events(events, tolerance_seconds=1), [False, True, False, False]
+    )
+    np.testing.assert_array_equal(
+        duplicate_events(events, tolerance_seconds=0), [False, False, False, False]
+    )
+
+
+def test_events_differing_in_a_key_column_are_not_duplicates():
+    events = _events([5, 5, 5], values=[1.0, 2.0, 1.0])
+    np.testing.assert_array_equal(duplicate_events(events), [False, False, True])
+
+
+def test_the_kept_event_is_the_earliest_whatever_the_row_order():
+    events = _events([3, 0])
+    np.testing.assert_array_equal(duplicate_events(events, tolerance_seconds=5), [True, False])
+
+
+def test_key_codes_treat_nulls_as_equal():
+    frame = pd.DataFrame({"a": ["x", None, "x", None], "b": [1.0, np.nan, 1.0, np.nan]})
+    codes = key_codes(frame, ["a", "b"])
+    assert codes[0] == codes[2] and codes[1] == codes[3] and codes[0] != codes[1]
+
+
+def test_repeated_ids_after_the_first_are_marked():
+    ids = pd.Series(["a", "b", "a", "c", "b"], dtype="str")
+    np.testing.assert_array_equal(duplicate_ids(ids), [False, False, True, False, True])
+
+
+def _people() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "user_id": ["17", "42", "7", "99"],
+            "name": ["Jane Smith", "Smith, Jane", "Janet Smithers", "Bob Stone"],
+            "email": [
+                "jane.smith@example.com",
+                "Jane.Smith@example.com ",
+                "janet.s@example.org",
+                "bob@example.net",
+            ],
+            "address": ["1 High Street, Leeds", "1 High St Leeds", "9 Low Road, York", None],
+        }
+    )
+
+
+def test_the_same_person_under_two_ids_is_merged_into_the_smallest_id():
+    merges = resolve_users(_people(), threshold=85)
+    assert merges[["user_id", "merged_into"]].values.tolist() == [["42", "17"]]
+    assert merges["score"].iloc[0] >= 85
+    assert merges["fields"].iloc[0] == "name,email,address"
+
+
+def test_a_similar_but_different_person_is_not_merged():
+    merges = resolve_users(_people(), threshold=85)
+    assert "7" not in set(merges["user_id"]) | set(merges["merged_into"])
+
+
+def test_no_identity_columns_means_no_merges():
+    assert resolve_users(pd.DataFrame({"user_id": ["1", "2"]})).empty
+
+
+def test_merges_apply_to_event_user_ids():
+    merges = pd.DataFrame({"user_id": ["42"], "merged_into": ["17"]})
+    ids = pd.Series(["42", "17", "99"], dtype="str")
+    assert apply_merges(ids, merges).tolist() == ["17", "17", "99"]
