@@ -76,3 +76,15 @@ def test_segmenter_assigns_unseen_users(planted):
     params = {"algorithm": "kmeans", "n_clusters": 4}
     segmenter = personas.make_segmenter(seen, GROUPS, params, random_state=0).fit(seen)
     assert adjusted_rand_score(planted["truth"].iloc[300:], segmenter.predict(unseen)) >= 0.9
+
+
+def test_preprocessor_handles_negative_amounts_missing_values_and_new_levels(planted_features):
+    features = planted_features.copy()
+    features.loc[features.index[:5], "monetary"] = -120.0  # returns exceeding purchases
+    features.loc[features.index[5:10], ["frequency", "recency_days", "gender"]] = np.nan
+    columns = personas.persona_columns(list(features.columns), GROUPS + ["demographics"])
+    preprocessor = personas.make_preprocessor(columns).fit(features)
+    unseen = features.head(3).assign(gender="a level never seen")
+    for frame in (features, unseen):
+        encoded = preprocessor.transform(frame)
+        assert np.isfinite(encoded).all() and encoded.shape[0] == len(frame)

@@ -1,7 +1,7 @@
 """Clustering users into personas: the feature pipeline and the persona clusterer.
 
-The segmenter is a scikit-learn ``Pipeline``: ``make_preprocessor`` (log transforms of counts
-and amounts, scaling, one-hot encoding of demographics) followed by ``PersonaClusterer``,
+The segmenter is a scikit-learn ``Pipeline``: ``make_preprocessor`` (log-like transforms of
+counts and amounts, scaling, one-hot encoding of demographics) followed by ``PersonaClusterer``,
 one estimator over k-means, Gaussian mixtures, agglomerative clustering, DBSCAN and HDBSCAN.
 Every algorithm gets a ``predict`` that assigns unseen users: k-means and mixtures natively,
 agglomerative by nearest centroid, DBSCAN and HDBSCAN by the nearest neighbours among the
@@ -56,7 +56,7 @@ def persona_columns(columns: list[str], groups: list[str]) -> dict[str, list[str
     Returns
     -------
     dict
-        ``log`` (counts and amounts: log1p then scaled), ``numeric`` (scaled) and
+        ``log`` (counts and amounts: arcsinh, a signed log, then scaled), ``numeric`` (scaled) and
         ``categorical`` (one-hot) column lists; absent columns are left out.
     """
     unknown = sorted(set(groups) - set(FEATURE_GROUPS))
@@ -78,9 +78,11 @@ def persona_columns(columns: list[str], groups: list[str]) -> dict[str, list[str
 def make_preprocessor(columns: dict[str, list[str]]) -> ColumnTransformer:
     """Encode the chosen feature columns into a dense numeric matrix.
 
-    Counts and amounts: missing -> 0 (a user without purchases bought nothing), ``log1p``,
-    scaled. Other numbers: missing -> median, scaled. Categories: missing -> ``"unknown"``,
-    one-hot with rare levels (< 2 %) merged and at most 8 levels per column.
+    Counts and amounts: missing -> 0 (a user without purchases bought nothing), then
+    ``arcsinh`` (a log transform, ``log(2x)`` for large values, that stays defined for the
+    negative net amounts returns can leave), scaled. Other numbers: missing -> median,
+    scaled. Categories: missing -> ``"unknown"``, one-hot with rare levels (< 2 %) merged and
+    at most 8 levels per column.
 
     Parameters
     ----------
@@ -96,7 +98,7 @@ def make_preprocessor(columns: dict[str, list[str]]) -> ColumnTransformer:
     if columns["log"]:
         log_counts = make_pipeline(
             SimpleImputer(strategy="constant", fill_value=0.0),
-            FunctionTransformer(np.log1p, feature_names_out="one-to-one"),
+            FunctionTransformer(np.arcsinh, feature_names_out="one-to-one"),
             StandardScaler(),
         )
         steps.append(("log", log_counts, columns["log"]))
