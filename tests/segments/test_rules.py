@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,7 +12,8 @@ from workbench.features import is_known_feature
 from workbench.segments import rules
 from workbench.segments.rules import RuleError, evaluate_rule, parse_rule
 
-ROOT_RULES = "experiments/segments/default.yaml"
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_RULES = "experiments/segments/default.yaml"
 
 
 @pytest.fixture
@@ -125,9 +128,7 @@ def test_membership_table(features):
 
 
 def test_default_rule_file_is_valid():
-    from conftest import ROOT
-
-    spec = rules.load_segments(ROOT / ROOT_RULES)
+    spec = rules.load_segments(ROOT / DEFAULT_RULES)
     assert len(spec.rules) >= 10 and spec.parameters["cart_window_days"] > 0
     assert all(is_known_feature(c) for rule in spec.rules for c in rule.columns)
 
