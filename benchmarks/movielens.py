@@ -79,6 +79,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=0.75,
         help="share of the training part kept for fitting while tuning",
     )
+    parser.add_argument(
+        "--n-folds", type=int, default=2, help="validation folds of the training part, averaged"
+    )
     parser.add_argument("--storage", default="", help="Optuna storage; a temporary SQLite file")
     return parser.parse_args(argv)
 
@@ -90,11 +93,11 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         importlib.import_module(module)
     ratings = load_ratings(Path(args.mirror) if args.mirror else None, Path(args.raw_dir))
     data = prepare_splits(
-        ratings, "stratified", 0.75, args.valid_ratio, args.seed, filter_by="item"
+        ratings, "stratified", 0.75, args.valid_ratio, args.seed, args.n_folds, filter_by="item"
     )
     with tempfile.TemporaryDirectory() as tmp:
         storage = args.storage or f"sqlite:///{tmp}/optuna.db"
-        prefix = f"benchmark-ml-100k-seed{args.seed}-valid{args.valid_ratio}"
+        prefix = f"benchmark-ml-100k-seed{args.seed}-valid{args.valid_ratio}x{args.n_folds}"
         results = []
         for name in args.families.split(","):
             start = time.perf_counter()

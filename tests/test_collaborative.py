@@ -68,3 +68,12 @@ def test_trials_are_nested_under_each_familys_run(pairs, tracking_uri, tmp_path)
     assert len(trials) == 1 + 3
     assert all(r.data.tags["optuna.state"] in {"COMPLETE", "PRUNED"} for r in trials)
     assert collaborative.select_best(results).name in {"popularity", "als"}
+
+
+def test_validation_folds_differ_and_all_come_from_train(pairs):
+    data = collaborative.prepare_splits(pairs, seed=1, n_folds=3)
+    assert len(data.folds) == 3
+    assert data.folds[0][1].nnz and (data.folds[0][1] != data.folds[1][1]).nnz
+    for fit, valid in data.folds:
+        assert (fit + valid - data.train).nnz == 0
+        assert valid.multiply(data.test).nnz == 0

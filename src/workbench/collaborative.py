@@ -31,6 +31,7 @@ from workbench.models.registry import Family
 
 log = logging.getLogger(__name__)
 
+RANDOM_SPLITS = ("stratified", "random")
 TABLE_COLUMNS = ["precision_at_{k}", "recall_at_{k}", "ndcg_at_{k}", "map", "map_at_{k}"]
 
 
@@ -45,6 +46,8 @@ class SplitMatrices:
     fit, valid : csr_matrix of shape (n_users, n_items)
         A partition of ``train``: tuning fits on ``fit`` and scores on ``valid``.
     users, items : IdMap
+    extra_folds : list of (csr_matrix, csr_matrix)
+        More ``(fit, valid)`` partitions of ``train``, each drawn with its own seed.
     """
 
     train: Any
@@ -53,6 +56,12 @@ class SplitMatrices:
     valid: Any
     users: IdMap
     items: IdMap
+    extra_folds: list = field(default_factory=list)
+
+    @property
+    def folds(self) -> list:
+        """Every validation fold ``(fit, valid)``, the first one first."""
+        return [(self.fit, self.valid), *self.extra_folds]
 
 
 def interaction_pairs(events: pd.DataFrame) -> pd.DataFrame:
@@ -79,6 +88,7 @@ def prepare_splits(
     ratio: float = 0.75,
     valid_ratio: float = 0.75,
     seed: int = 42,
+    n_folds: int = 1,
     **split_kwargs,
 ) -> SplitMatrices:
     """Outer split of ``pairs``, then a validation split of its training part.
@@ -94,7 +104,10 @@ def prepare_splits(
     valid_ratio : float
         Share of the training part kept for fitting during tuning.
     seed : int
-        Seed of the outer split; the validation split uses ``seed + 1``.
+        Seed of the outer split; validation fold ``f`` uses ``seed + 1 + f``.
+    n_folds : int
+        Validation splits of the training part (repeated random splits, not a partition);
+        tuning averages over them. Deterministic splitters give one fold.
     **split_kwargs
         Passed to both splitters (``filter_by``, ``n``).
 
@@ -105,24 +118,28 @@ def prepare_splits(
         columns without training data, as in the reference protocol).
     """
     train, test = splits.validation_split(pairs, method, ratio, seed, **split_kwargs)
-    fit, valid = splits.validation_split(train, method, valid_ratio, seed + 1, **split_kwargs)
     users = IdMap.from_values(np.sort(pairs["user_id"].astype(str).unique()))
     items = IdMap.from_values(np.sort(pairs["item_id"].astype(str).unique()))
-    matrices = {
-        name: build_interactions(part, users, items).user_items
-        for name, part in {"train": train, "test": test, "fit": fit, "valid": valid}.items()
-    }
+
+    def matrix(part: pd.DataFrame):
+        return build_interactions(part, users, items).user_items
+
+    seeds = range(seed + 1, seed + 1 + (n_folds if method in RANDOM_SPLITS else 1))
+    folds = [
+        tuple(map(matrix, splits.validation_split(train, method, valid_ratio, s, **split_kwargs)))
+        for s in seeds
+    ]
     log.info(
-        "split %d pairs (%d users, %d items): train %d, test %d, fit %d, valid %d",
+        "split %d pairs (%d users, %d items): train %d, test %d; %d validation fold(s)",
         len(pairs),
         len(users),
         len(items),
         len(train),
         len(test),
-        len(fit),
-        len(valid),
+        len(folds),
     )
-    return SplitMatrices(users=users, items=items, **matrices)
+    (fit, valid), *extra = folds
+    return SplitMatrices(matrix(train), matrix(test), fit, valid, users, items, extra)
 
 
 @dataclass
@@ -196,7 +213,7 @@ def run_family(
 
 
 def _run_family(name, family, data, n_trials, storage, study_prefix, k, seed, timeout):
-    objective = tuning.RecommenderObjective(family, data.fit, data.valid, k=k, seed=seed)
+    objective = tuning.RecommenderObjective(family, data.folds, k=k, seed=seed)
     study = tuning.tune_family(
         name, objective, n_trials, storage, study_prefix, seed, timeout=timeout
     )

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import mlflow
+import numpy as np
 import optuna
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
@@ -114,15 +115,16 @@ def best_params(study: optuna.Study, defaults: dict[str, Any] | None = None) -> 
 class RecommenderObjective:
     """Optuna objective for one recommender family, holding the matrices loaded once.
 
-    Each trial draws hyperparameters from the family's search space, fits on
-    ``train_user_items`` and returns ``ndcg@k`` on ``valid_user_items`` (a validation split
-    carved from the training part, never the test split). Iterative models report the
+    Each trial draws hyperparameters from the family's search space, fits on the fit part of
+    each validation fold and returns the mean ``ndcg@k`` on the folds' validation parts (carved
+    from the training part, never the test split). Iterative models report the first fold's
     validation score every ``report_every`` epochs, so the study's pruner can stop them early.
 
     Parameters
     ----------
     family : workbench.models.registry.Family
-    train_user_items, valid_user_items : csr_matrix of shape (n_users, n_items)
+    folds : list of (csr_matrix, csr_matrix)
+        ``(fit, valid)`` pairs, each of shape (n_users, n_items).
     k : int
     seed : int
         ``random_state`` of seeded families.
@@ -130,36 +132,31 @@ class RecommenderObjective:
         Epochs between intermediate reports of iterative models.
     """
 
-    def __init__(
-        self,
-        family,
-        train_user_items,
-        valid_user_items,
-        k: int = 10,
-        seed: int = 42,
-        report_every: int = 5,
-    ):
+    def __init__(self, family, folds, k: int = 10, seed: int = 42, report_every: int = 5):
         self.family = family
-        self.train_user_items = train_user_items
-        self.valid_user_items = valid_user_items
+        self.folds = list(folds)
         self.k = k
         self.seed = seed
         self.report_every = report_every
 
-    def score(self, model) -> float:
-        """``ndcg@k`` of a fitted model on the validation matrix."""
+    def score(self, model, fold: int = 0) -> float:
+        """``ndcg@k`` of a model fitted on fold ``fold``'s fit part, on its validation part."""
         from workbench.evaluation import metrics, recommend_all
 
-        recommended = recommend_all(model, self.train_user_items, self.k)
-        return metrics.ndcg_at_k(recommended, self.valid_user_items)
+        fit, valid = self.folds[fold]
+        return metrics.ndcg_at_k(recommend_all(model, fit, self.k), valid)
 
     def __call__(self, trial: optuna.Trial) -> float:
-        model = self.family.make(self.family.suggest(trial), seed=self.seed)
-        callback = self._reporter(trial) if getattr(model, "iterative", False) else None
-        start = time.perf_counter()
-        model.fit(self.train_user_items, callback=callback)
-        trial.set_user_attr("fit_seconds", time.perf_counter() - start)
-        return self.score(model)
+        params = self.family.suggest(trial)
+        scores, start = [], time.perf_counter()
+        for fold, (fit, _) in enumerate(self.folds):
+            model = self.family.make(params, seed=self.seed)
+            iterative = getattr(model, "iterative", False) and fold == 0
+            model.fit(fit, callback=self._reporter(trial) if iterative else None)
+            scores.append(self.score(model, fold))
+        trial.set_user_attr("fit_seconds", (time.perf_counter() - start) / len(self.folds))
+        trial.set_user_attr("fold_scores", scores)
+        return float(np.mean(scores))
 
     def _reporter(self, trial: optuna.Trial) -> Callable:
         def report(epoch: int, model) -> None:
