@@ -25,7 +25,7 @@ def test_names_come_from_the_distinguishing_features():
     )
     assert cards.persona_name(contrast) == "evening mobile bargain hunters"
     flat = pd.Series({"daypart_evening": 0.1, "monetary": 0.2})
-    assert cards.persona_name(flat) == "users"
+    assert cards.persona_name(flat) == "typical users"
 
 
 def test_planted_groups_get_the_names_they_were_planted_with(planted, truth_labels):

@@ -104,3 +104,18 @@ def test_seed_study_queues_a_kmeans_sweep_once():
     assert queued == [{"algorithm": "kmeans", "n_clusters": k} for k in (3, 4, 5)]
     selection.seed_study(study, ["gmm"], (3, 5))  # no k-means searched: nothing queued
     assert len(study.trials) == 3
+
+
+def test_a_repeated_configuration_reuses_its_scores(blobs, monkeypatch):
+    X, _ = blobs
+    calls = []
+    evaluate = selection.evaluate_params
+    monkeypatch.setattr(
+        selection, "evaluate_params", lambda *args: calls.append(args) or evaluate(*args)
+    )
+    objective = selection.PersonaObjective(X, algorithms=("kmeans",), n_personas=(4, 4))
+    study = optuna.create_study(direction="maximize")
+    study.optimize(objective, n_trials=3)
+    assert len(calls) == 1  # one configuration in the space: fitted once
+    assert len({t.value for t in study.trials}) == 1
+    assert study.trials[0].user_attrs == study.trials[2].user_attrs

@@ -68,7 +68,7 @@ def persona_name(contrast: pd.Series, max_adjectives: int = 2) -> str:
         word = _word(column, contrast[column], ADJECTIVES)
         if z >= MIN_CONTRAST and word and len(words) < max_adjectives and word not in words:
             words.append(word)
-    noun = "users"
+    noun = "typical users"
     for column in contrast.abs().sort_values(ascending=False).index:
         word = _word(column, contrast[column], NOUNS)
         if column.startswith("affinity_") and contrast[column] >= MIN_CONTRAST:

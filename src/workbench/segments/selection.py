@@ -216,7 +216,8 @@ class PersonaObjective:
 
     Each trial fits a ``PersonaClusterer``, scores the partition and its bootstrap stability,
     logs every score to the active (nested) MLflow run and the trial's user attributes, and
-    returns ``selection_score``.
+    returns ``selection_score``. A configuration the sampler proposes again is not refitted:
+    its earlier scores are reused.
 
     Parameters
     ----------
@@ -251,13 +252,23 @@ class PersonaObjective:
         params = suggest_params(
             trial, tuple(self.algorithms), tuple(self.n_personas), self.eps_range, len(self.X)
         )
-        scores = evaluate_params(params, self.X, self.n_bootstrap, self.random_state)
-        value = selection_score(scores, self.min_stability, self.min_share)
+        twin = _completed_twin(trial)
+        if twin is not None:  # the sampler proposed a configuration already scored
+            scores, value = dict(twin.user_attrs), float(twin.value)
+        else:
+            scores = evaluate_params(params, self.X, self.n_bootstrap, self.random_state)
+            value = selection_score(scores, self.min_stability, self.min_share)
         for name, score in scores.items():
             trial.set_user_attr(name, score)
         if mlflow.active_run() is not None:
             mlflow.log_metrics({k: v for k, v in scores.items() if np.isfinite(v)})
         return value
+
+
+def _completed_twin(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
+    """An earlier completed trial of the same study with exactly the same parameters."""
+    done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    return next((t for t in done if t.params == trial.params), None)
 
 
 def evaluate_params(params: dict, X: np.ndarray, n_bootstrap: int, random_state: int) -> dict:
