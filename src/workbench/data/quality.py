@@ -26,6 +26,7 @@ from workbench.data.standardize import (
     normalize_categorical,
     normalize_text,
     to_utc,
+    trim,
 )
 
 log = logging.getLogger(__name__)
@@ -147,9 +148,14 @@ class Verdicts:
         return {REASONS[v - 1]: int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def is_missing(values: pd.Series) -> np.ndarray:
-    """Boolean mask of shape (n,): null, or a string that is empty once trimmed."""
+def is_missing(values: pd.Series, trimmed: bool = False) -> np.ndarray:
+    """Boolean mask of shape (n,): null, or a string that is empty once trimmed.
+
+    ``trimmed`` says the strings are trimmed already, so only empty ones are checked.
+    """
     missing = values.isna().to_numpy(bool)
+    if trimmed:
+        return missing | values.str.len().eq(0).fillna(False).to_numpy(bool)
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         blank = values.str.strip().eq("").fillna(False).to_numpy(bool)
         return missing | blank
@@ -391,10 +397,13 @@ def type_rows(raw: pd.DataFrame, spec: TableSpec, settings) -> tuple[pd.DataFram
     typed = raw.copy(deep=False)
     verdicts = Verdicts.empty(len(raw))
     flag_bad_encoding(verdicts, raw)
-    flag_missing(verdicts, raw, spec.required)
-    present = [c for c in spec.identifiers if c in raw]
-    for column in present:
-        typed[column] = raw[column].astype("str").str.strip()
+    identifiers = [c for c in spec.identifiers if c in raw]
+    for column in identifiers:
+        typed[column] = trim(raw[column])
+    for column in spec.required:
+        trimmed = column in identifiers
+        missing = is_missing(typed[column] if trimmed else raw[column], trimmed)
+        verdicts.flag(missing, "missing_required", column)
     for column in (c for c in spec.numeric if c in raw):
         typed[column] = to_number(raw[column])
         flag_unparsed(verdicts, raw[column], typed[column], "unparseable_type", column)

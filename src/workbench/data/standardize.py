@@ -100,7 +100,10 @@ def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
     """
     if _is_arrow_string(values):
         encoded = _dictionary(values)
-        mapped = [func(value) for value in encoded.dictionary.to_pylist()]
+        distinct = encoded.dictionary.to_pylist()
+        mapped = [func(value) for value in distinct]
+        if mapped == distinct:
+            return values  # nothing changes: share the column instead of copying it
         if _all_str_or_null(mapped):
             taken = pa.array(mapped, type=pa.large_string()).take(encoded.indices)
             return pd.Series(pd.array(taken, dtype="str"), index=values.index)
@@ -112,6 +115,16 @@ def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
 
 def _all_str_or_null(values: np.ndarray) -> bool:
     return all(value is None or isinstance(value, str) for value in values)
+
+
+def trim(values: pd.Series) -> pd.Series:
+    """Strings without surrounding whitespace (shape (n,)); the column itself when none has any.
+
+    Non-string columns (integer ids) are converted to strings first.
+    """
+    text = values.astype("str")
+    padded = text.str.contains(r"^\s|\s$", regex=True).fillna(False)
+    return text.str.strip() if padded.any() else text
 
 
 def to_utc(
