@@ -24,6 +24,7 @@ def _tracking_uri(paths: ProjectPaths) -> str:
     uri = os.environ.get("MLFLOW_TRACKING_URI") or paths.tracking_uri
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit: no oneDNN/CUDA noise
     paths.experiments.mkdir(parents=True, exist_ok=True)
     return uri
 
