@@ -63,35 +63,47 @@ def features(logs: pd.DataFrame, categories: dict | None = None) -> tuple[np.nda
     return np.hstack([users, np.eye(N_POSITIONS)[logs["position"].to_numpy()]]), categories
 
 
+def estimate_once(
+    sample: pd.DataFrame, policy: np.ndarray, n_actions: int, truth: float, seed: int
+) -> list[dict]:
+    """Every estimator's value of ``policy`` on one sample of the random logs."""
+    contexts, _ = features(sample)
+    estimated = fit_reward_model(
+        contexts, sample["action"], sample["reward"], n_actions, n_folds=3, random_state=seed
+    )
+    action_dist = policy[:, sample["position"].to_numpy()].T
+    rows = []
+    for name, estimator in all_estimators().items():
+        value = estimator.estimate_policy_value(
+            sample["reward"], sample["action"], sample["propensity"], action_dist, estimated
+        )
+        rows.append(
+            {
+                "estimator": name,
+                "value": value,
+                "truth": truth,
+                "relative_error": abs(value - truth) / truth,
+            }
+        )
+    return rows
+
+
 def evaluate_campaign(
     random_logs: pd.DataFrame, bts_logs: pd.DataFrame, n_runs: int, seed: int
 ) -> pd.DataFrame:
-    """Estimates and relative errors of every estimator over ``n_runs`` bootstrap resamples."""
+    """Estimates and relative errors on the full logs (``run`` -1) and ``n_runs`` bootstraps."""
     n_actions = int(max(random_logs["action"].max(), bts_logs["action"].max())) + 1
     policy = empirical_action_dist(bts_logs["action"], bts_logs["position"], n_actions, N_POSITIONS)
     truth = float(bts_logs["reward"].mean())
+    rows = [
+        {"run": -1, **row} for row in estimate_once(random_logs, policy, n_actions, truth, seed)
+    ]
     rng = np.random.RandomState(seed)
-    rows = []
     for run in tqdm(range(n_runs), desc="bootstrap runs", leave=False):
         sample = random_logs.iloc[rng.randint(0, len(random_logs), len(random_logs))]
-        contexts, _ = features(sample)
-        estimated = fit_reward_model(
-            contexts, sample["action"], sample["reward"], n_actions, n_folds=3, random_state=run
-        )
-        action_dist = policy[:, sample["position"].to_numpy()].T
-        for name, estimator in all_estimators().items():
-            value = estimator.estimate_policy_value(
-                sample["reward"], sample["action"], sample["propensity"], action_dist, estimated
-            )
-            rows.append(
-                {
-                    "run": run,
-                    "estimator": name,
-                    "value": value,
-                    "relative_error": abs(value - truth) / truth,
-                    "truth": truth,
-                }
-            )
+        rows += [
+            {"run": run, **row} for row in estimate_once(sample, policy, n_actions, truth, run)
+        ]
     return pd.DataFrame(rows)
 
 
@@ -148,13 +160,14 @@ def main(argv: list[str] | None = None) -> None:
     mirror = Path(args.mirror) if args.mirror else None
     raw_dir = Path(tempfile.mkdtemp(prefix="obd-"))
     campaigns = args.campaigns.split(",")
-    errors, values = {}, {}
+    errors, values, full = {}, {}, {}
     for campaign in campaigns:
         started = time.perf_counter()
         random_logs = obd.load(raw_dir, mirror, "random", campaign)["bandit_logs"]
         bts_logs = obd.load(raw_dir, mirror, "bts", campaign)["bandit_logs"]
         results = evaluate_campaign(random_logs, bts_logs, args.n_runs, args.seed)
-        by_estimator = results.groupby("estimator", sort=False)
+        full[campaign] = results[results["run"] < 0].set_index("estimator")["relative_error"]
+        by_estimator = results[results["run"] >= 0].groupby("estimator", sort=False)
         errors[campaign] = by_estimator["relative_error"].mean()
         values[campaign] = by_estimator["value"].mean()
         print(
@@ -165,10 +178,13 @@ def main(argv: list[str] | None = None) -> None:
     table["reference (OBP, all)"] = pd.Series(REFERENCE)
     print(f"\nRelative error of the BTS policy value, mean over {args.n_runs} bootstrap runs")
     print(table.round(3).to_string())
-    print("\nMean estimate per campaign")
+    print("\nRelative error of the estimate on the full random logs (no resampling)")
+    print(pd.DataFrame(full).round(3).to_string())
+    print("\nMean estimate over the bootstrap runs")
     print(pd.DataFrame(values).round(5).to_string())
     print(
-        f"\nReference for plain IPS with the empirical BTS distribution: {REFERENCE_IPS_EMPIRICAL}"
+        "\nBENCHMARKS.md, plain IPS on the full logs with the empirical BTS distribution: "
+        f"{REFERENCE_IPS_EMPIRICAL}"
     )
     if not args.no_replay:
         logs = obd.load(raw_dir, mirror, "random", "all")["bandit_logs"]

@@ -40,7 +40,7 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
         self.feature_names = list(feature_names)
         self.action_names = list(action_names)
 
-    def predict(self, context, model_input, params=None) -> pd.DataFrame:
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Action probabilities, one row per input row and one column per arm."""
         frame = pd.DataFrame(model_input)
         missing = [name for name in self.feature_names if name not in frame.columns]
