@@ -62,7 +62,7 @@ def test_plots_are_figures(planted, truth_labels):
     for figure in (
         cards.plot_profiles(features, codes),
         cards.plot_projection(X, np.asarray(codes), names),
-        cards.plot_selection(trials),
+        cards.plot_selection(trials, chosen=1),
     ):
         assert figure.axes
         matplotlib.pyplot.close(figure)

@@ -204,7 +204,7 @@ def plot_projection(X: np.ndarray, labels: np.ndarray, names: dict[int, str], ra
     return fig
 
 
-def plot_selection(trials: pd.DataFrame):
+def plot_selection(trials: pd.DataFrame, chosen: int | None = None):
     """Stability and silhouette of every search trial, by algorithm and number of personas.
 
     Parameters
@@ -212,6 +212,8 @@ def plot_selection(trials: pd.DataFrame):
     trials : DataFrame
         One row per completed trial with ``algorithm``, ``n_personas``, ``stability``,
         ``silhouette`` (``selection.trials_table``).
+    chosen : int, optional
+        Row label of the chosen trial, circled on both panels.
 
     Returns
     -------
@@ -221,6 +223,11 @@ def plot_selection(trials: pd.DataFrame):
     for algorithm, group in trials.groupby("algorithm"):
         left.scatter(group["n_personas"], group["stability"], label=algorithm, alpha=0.8)
         right.scatter(group["silhouette"], group["stability"], label=algorithm, alpha=0.8)
+    if chosen is not None:
+        row = trials.loc[chosen]
+        for ax, x in ((left, row["n_personas"]), (right, row["silhouette"])):
+            ax.scatter([x], [row["stability"]], s=220, facecolors="none", edgecolors="black",
+                       linewidths=1.5, label="chosen")  # fmt: skip
     left.set_xlabel("personas found")
     left.set_ylabel("bootstrap stability (mean ARI)")
     right.set_xlabel("silhouette")
