@@ -65,14 +65,14 @@ def persona_columns(columns: list[str], groups: list[str]) -> dict[str, list[str
     chosen: dict[str, list[str]] = {"log": [], "numeric": [], "categorical": []}
     for group in groups:
         for kind, names in FEATURE_GROUPS[group].items():
-            for name in names:
-                matches = (
-                    [c for c in columns if c.startswith(name)]
-                    if name.endswith("_")
-                    else ([name] if name in columns else [])
-                )
-                chosen[kind].extend(m for m in matches if m not in chosen[kind])
+            matches = [c for c in columns if any(_matches(c, name) for name in names)]
+            chosen[kind].extend(c for c in matches if c not in chosen[kind])
     return chosen
+
+
+def _matches(column: str, name: str) -> bool:
+    """Whether ``column`` is ``name``, or belongs to the family ``name`` (ending in ``_``)."""
+    return column.startswith(name) if name.endswith("_") else column == name
 
 
 def make_preprocessor(columns: dict[str, list[str]]) -> ColumnTransformer:
