@@ -34,7 +34,7 @@ def test_online_retail_end_to_end_matches_the_published_figures(tmp_path, mirror
     raw = load_source("online-retail", tmp_path, mirror)
     settings = CurationSettings(pseudonym_key=b"k", source_timezone="Europe/London")
     curation = curate(raw, settings)
-    figures = retail.published_figures(raw["events"], curation)
+    figures = retail.published_figures(curation)
     assert figures["matches"].all(), figures
     counts = curation.counts
     assert report.reconciliation_table(counts)["balanced"].all()

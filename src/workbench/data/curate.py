@@ -418,6 +418,8 @@ def _assemble(parts, events, users, items, consent, merges, settings, key) -> Cu
         counts |= part.counts()
         reconcile(counts, part.name)
     counts["users_merged"] = len(merges)
+    if retail.is_retail(events.raw):
+        counts |= retail.raw_figures(events.raw)
     frames = [q for q in quarantine if len(q)]
     quarantine_table = pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
     rows = np.flatnonzero(events.kept).astype(np.int64)

@@ -83,15 +83,21 @@ def link_returns(events: pd.DataFrame) -> pd.Series:
     return linked
 
 
-def published_figures(raw_events: pd.DataFrame, curation, published: dict | None = None):
+def raw_figures(events: pd.DataFrame) -> dict[str, int]:
+    """Distinct invoices and countries among the raw invoice lines, before any rejection."""
+    return {
+        "invoices_raw": int(events["invoice_no"].nunique()),
+        "countries_raw": int(events["country"].nunique()),
+    }
+
+
+def published_figures(curation, published: dict | None = None) -> pd.DataFrame:
     """Measured figures of a retail curation beside the published ones.
 
     Parameters
     ----------
-    raw_events : DataFrame
-        The events the source delivered (one per invoice line).
     curation : Curation
-        Its curation.
+        A curation of retail events (its counts hold ``raw_figures``).
     published : dict, optional
         ``ONLINE_RETAIL_FIGURES`` by default.
 
@@ -100,6 +106,7 @@ def published_figures(raw_events: pd.DataFrame, curation, published: dict | None
     DataFrame indexed by figure with columns ``published``, ``measured``, ``matches``
     """
     published = published or ONLINE_RETAIL_FIGURES
+    counts = curation.counts
     quarantine = curation.quarantine
     no_customer = (
         (quarantine["table"] == "events")
@@ -107,12 +114,12 @@ def published_figures(raw_events: pd.DataFrame, curation, published: dict | None
         & (quarantine["column"] == "user_id")
     )
     measured = {
-        "lines": len(raw_events),
+        "lines": counts["events_in"],
         "lines_without_customer": int(no_customer.sum()),
         "customers": len(curation.tables["users"]),
         "products": len(curation.tables["items"]),
-        "invoices": raw_events["invoice_no"].nunique(),
-        "countries": raw_events["country"].nunique(),
+        "invoices": counts.get("invoices_raw"),
+        "countries": counts.get("countries_raw"),
     }
     frame = pd.DataFrame({"published": pd.Series(published), "measured": pd.Series(measured)})
     frame["matches"] = frame["published"] == frame["measured"]
