@@ -148,6 +148,33 @@ def item_features(
     return profiles, np.hstack([text, categories]).astype(np.float32)
 
 
+def user_context_features(
+    events: pd.DataFrame, data: ColdStartData, part: str = "train"
+) -> np.ndarray:
+    """Standardized context habits of each user (daypart, weekend, device, channel shares).
+
+    Computed from the events of the pairs in ``part`` only (``"fit"`` while tuning,
+    ``"train"`` for the final model), so no held-out interaction leaks into the features.
+
+    Returns
+    -------
+    ndarray of shape (n_users, n_features), float32; zeros for users without such events
+    """
+    from workbench.features.context import context
+
+    m = data.matrices
+    matrix = getattr(m, part)
+    rows = m.users.to_index(events["user_id"], missing=-1)
+    cols = m.items.to_index(events["item_id"], missing=-1)
+    keep = (rows >= 0) & (cols >= 0)
+    keep[keep] = np.asarray(matrix[rows[keep], cols[keep]]).ravel() != 0
+    kept = events[keep]
+    table = context(kept, kept["timestamp"].max()).select_dtypes("number")
+    table = table.reindex(m.users.ids).fillna(0.0)
+    centred = table - table.mean()
+    return (centred / table.std().replace(0.0, 1.0)).fillna(0.0).to_numpy(np.float32)
+
+
 def evaluate_cold(model: Recommender, data: ColdStartData, k: int = 10) -> dict[str, float]:
     """Test metrics of a model fit on ``train``: all pairs, and the cold-start subset."""
     m = data.matrices
@@ -163,12 +190,19 @@ def evaluate_cold(model: Recommender, data: ColdStartData, k: int = 10) -> dict[
     return result
 
 
-def validation_score(data: ColdStartData, k: int = 10) -> Callable[[Recommender], float]:
-    """``score(model) -> nDCG@k`` on the validation split for a model fit on ``fit``."""
+def validation_score(
+    data: ColdStartData, k: int = 10, coldstart: bool = False
+) -> Callable[[Recommender], float]:
+    """``score(model) -> nDCG@k`` on the validation split for a model fit on ``fit``.
+
+    With ``coldstart``, only the validation pairs of items with fewer than ``N`` fitting
+    pairs count (the validation counterpart of the ``coldstart_*`` test metrics).
+    """
     m = data.matrices
+    valid = restrict_to_items(m.valid, data.sparse_valid) if coldstart else m.valid
 
     def score(model: Recommender) -> float:
-        return metrics.ndcg_at_k(recommend_all(model, m.fit, k), m.valid, k)
+        return metrics.ndcg_at_k(recommend_all(model, m.fit, k), valid, k)
 
     return score
 
@@ -231,16 +265,18 @@ def tune_scoring(
     study_prefix: str,
     k: int = 10,
     seed: int = 42,
+    coldstart: bool = False,
     **fit_kwargs,
 ) -> FamilyResult:
     """Tune scoring-time parameters of ``model`` on validation, refit on train, evaluate.
 
     ``model`` (unfitted) is fit once on the fit part; each trial only sets parameters
-    (``ContentRecommender`` and ``HybridRecommender`` act on theirs at scoring time).
+    (``ContentRecommender`` and ``HybridRecommender`` act on theirs at scoring time). The
+    objective is validation nDCG@k on all pairs, or on the cold-start pairs (``coldstart``).
     """
     m = data.matrices
     fitted = clone(model).fit(m.fit, **fit_kwargs)
-    objective = ScoringObjective(fitted, suggest, validation_score(data, k))
+    objective = ScoringObjective(fitted, suggest, validation_score(data, k, coldstart))
     study = _run_study(name, objective, n_trials, storage, study_prefix, seed)
     final = clone(model).set_params(**study.best_params)
     fit_seconds = _refit(final, m.train, **fit_kwargs)
@@ -248,16 +284,19 @@ def tune_scoring(
 
 
 class TwoTowerObjective:
-    """Optuna objective of the two-tower model: fit on ``fit``, early-stop on ``valid``."""
+    """Optuna objective of the two-tower model: fit on ``fit``, early-stop on ``valid``.
 
-    def __init__(self, base: dict, data: ColdStartData, features: np.ndarray, k: int = 10):
-        self.base, self.data, self.features, self.k = base, data, features, k
+    ``fit_kwargs`` are the features (``item_features``, ``user_features`` of the fit part).
+    """
+
+    def __init__(self, base: dict, data: ColdStartData, **fit_kwargs):
+        self.base, self.data, self.fit_kwargs = base, data, fit_kwargs
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = {**self.base, **neural.suggest(trial)}
         model = neural.TwoTowerRecommender(**params)
         m = self.data.matrices
-        model.fit(m.fit, item_features=self.features, valid_user_items=m.valid)
+        model.fit(m.fit, valid_user_items=m.valid, **self.fit_kwargs)
         trial.set_user_attr("best_epoch", model.best_epoch_)
         neural.log_training_curves(model.history_)
         return float(max(model.history_[neural.VALIDATION_METRIC]))
@@ -272,29 +311,39 @@ def tune_two_tower(
     study_prefix: str,
     k: int = 10,
     seed: int = 42,
+    user_features: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> FamilyResult:
     """Tune the two-tower model on validation (or just early-stop ``base`` when no trials).
 
     The number of epochs is the early-stopping epoch on the validation split; the final
     model trains that many epochs on the whole training part.
+
+    Parameters
+    ----------
+    features : ndarray of shape (n_items, n_features)
+        Item features (``item_features``).
+    user_features : (fit, train) pair of ndarray of shape (n_users, n_user_features), optional
+        User features computed from the fit part (tuning) and the training part (final).
     """
     m = data.matrices
     base = {**base, "random_state": seed}
+    fit_users, train_users = user_features if user_features is not None else (None, None)
+    tuning_kwargs = {"item_features": features, "user_features": fit_users}
     if n_trials > 0:
-        objective = TwoTowerObjective(base, data, features, k)
+        objective = TwoTowerObjective(base, data, **tuning_kwargs)
         study = _run_study("two_tower", objective, n_trials, storage, study_prefix, seed)
         params = {**base, **study.best_params}
         epochs = int(study.best_trial.user_attrs["best_epoch"])
         valid_score = study.best_value
     else:
         probe = neural.TwoTowerRecommender(**base)
-        probe.fit(m.fit, item_features=features, valid_user_items=m.valid)
+        probe.fit(m.fit, valid_user_items=m.valid, **tuning_kwargs)
         params, epochs = base, probe.best_epoch_
         valid_score = max(probe.history_[neural.VALIDATION_METRIC])
         neural.log_training_curves(probe.history_)
     final = neural.TwoTowerRecommender(**{**params, "max_epochs": epochs})
     final.set_params(validation_fraction=0.0)
-    fit_seconds = _refit(final, m.train, item_features=features)
+    fit_seconds = _refit(final, m.train, item_features=features, user_features=train_users)
     neural.log_training_curves(final.history_, prefix="two_tower.final")
     chosen = {**params, "max_epochs": epochs}
     return _result("two_tower", final, chosen, valid_score, data, k, fit_seconds, n_trials)

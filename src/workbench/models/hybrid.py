@@ -1,7 +1,7 @@
 """Hybrid recommender: collaborative and content scores blended per item by how much is known.
 
-Both components score every item; each row of scores is standardized (zero mean, unit
-variance over items) so the two scales compare. Item ``i`` then scores
+Both components score every item; each row of scores is put on a common scale (rank
+percentiles by default, or standard scores) so the two compare. Item ``i`` then scores
 
     alpha_i * collaborative + (1 - alpha_i) * content,
     alpha_i = (1 - content_weight) * n_i / (n_i + shrinkage),
@@ -45,6 +45,27 @@ def standardize_rows(scores: np.ndarray) -> np.ndarray:
     return centred / np.where(spread > 1e-12, spread, 1.0)
 
 
+def rank_rows(scores: np.ndarray) -> np.ndarray:
+    """Each entry's rank within its row scaled to [0, 1] (1 for the row's best; ties by order).
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows, n_items)
+
+    Returns
+    -------
+    ndarray of shape (n_rows, n_items)
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    order = np.argsort(scores, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(scores.shape[1])[None, :], axis=1)
+    return ranks / max(scores.shape[1] - 1, 1)
+
+
+NORMALIZERS = {"zscore": standardize_rows, "rank": rank_rows}
+
+
 class HybridRecommender(Recommender):
     """Blend of a collaborative and a content recommender, weighted per item by its support.
 
@@ -58,6 +79,10 @@ class HybridRecommender(Recommender):
         Share of content even for the best-known items.
     shrinkage : float >= 0, default=10.0
         Training interactions at which an item's collaborative share reaches half its maximum.
+    normalization : {"rank", "zscore"}, default="rank"
+        How each component's row of scores is put on a common scale: rank percentiles (the
+        best item of either model scores 1, so a cold item that matches the user's taste best
+        can compete with the best-known ones) or standard scores.
 
     Attributes
     ----------
@@ -73,11 +98,13 @@ class HybridRecommender(Recommender):
         content: Recommender | None = None,
         content_weight: float = 0.2,
         shrinkage: float = 10.0,
+        normalization: str = "rank",
     ):
         self.collaborative = collaborative
         self.content = content
         self.content_weight = content_weight
         self.shrinkage = shrinkage
+        self.normalization = normalization
 
     def fit(
         self,
@@ -118,14 +145,17 @@ class HybridRecommender(Recommender):
         check_is_fitted(self, "item_support_")
         if not 0.0 <= self.content_weight <= 1.0 or self.shrinkage < 0:
             raise ValueError("content_weight must be in [0, 1] and shrinkage >= 0")
+        if self.normalization not in NORMALIZERS:
+            raise ValueError(f"normalization must be one of {sorted(NORMALIZERS)}")
         support = self.item_support_
         confidence = support / np.maximum(support + self.shrinkage, 1e-12)
         return (1.0 - self.content_weight) * confidence
 
     def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
         alpha = self.collaborative_share()[None, :]
-        collaborative = standardize_rows(self.collaborative_._score(user_idx, user_items))
-        content = standardize_rows(self.content_._score(user_idx, user_items))
+        normalize = NORMALIZERS[self.normalization]
+        collaborative = normalize(self.collaborative_._score(user_idx, user_items))
+        content = normalize(self.content_._score(user_idx, user_items))
         return alpha * collaborative + (1.0 - alpha) * content
 
     def _item_vectors(self):
@@ -137,4 +167,5 @@ def suggest(trial) -> dict:
     return {
         "content_weight": trial.suggest_float("content_weight", 0.0, 1.0),
         "shrinkage": trial.suggest_float("shrinkage", 0.1, 1000.0, log=True),
+        "normalization": trial.suggest_categorical("normalization", ["rank", "zscore"]),
     }

@@ -70,7 +70,7 @@ class TwoTowerRecommender(Recommender):
     embedding_dim : int, default=64
     negatives : {"full", "in_batch"}, default="full"
         Softmax over the whole catalogue, or over the batch's items with logQ correction.
-    temperature : float, default=0.1
+    temperature : float, default=0.2
         Divides the cosine of user and item vectors in the softmax.
     learning_rate : float, default=0.005
         Adam step size.
@@ -113,7 +113,7 @@ class TwoTowerRecommender(Recommender):
         self,
         embedding_dim: int = 64,
         negatives: str = "full",
-        temperature: float = 0.1,
+        temperature: float = 0.2,
         learning_rate: float = 0.005,
         l2: float = 0.0,
         id_dropout: float = 0.0,
@@ -275,3 +275,18 @@ def limit_threads(n_threads: int) -> None:
     from workbench.models.two_tower_net import limit_threads as limit
 
     limit(n_threads)
+
+
+def register_family() -> None:
+    """Add ``two_tower`` to the model registry (done on import of this module).
+
+    Tuning trials early-stop on a share of the fit part and keep that model (no refit), so a
+    trial costs one training.
+    """
+    from workbench.models import registry
+
+    family = registry.Family(TwoTowerRecommender, suggest, fixed={"refit": False}, seeded=True)
+    registry.register("two_tower", family)
+
+
+register_family()

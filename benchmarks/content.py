@@ -1,0 +1,180 @@
+"""Content-based, hybrid and two-tower recommenders on MovieLens: cold start and the 100K reference.
+
+Part ``coldstart``: MovieLens latest-small with TMDB 5000 overviews, taglines, keywords and
+genres (joined through ``links.csv``) and the users' tags as item text. A cold-start split
+withholds 10% of the movies from training entirely and splits the other ratings per movie
+75/25 (seed 42); a validation split is carved from the training part the same way (seed 43)
+and every hyperparameter is chosen on it (``hybrid_coldstart``: the blend chosen for nDCG on
+the cold-start validation pairs only). nDCG@10 of popularity, the collaborative families,
+content-based, hybrid and two-tower models, on all test ratings and on the cold-start subset
+(test ratings of movies with fewer than N = 5 training ratings, withheld ones included).
+
+Part ``ml100k``: the two-tower model under the Microsoft Recommenders protocol of
+``../shared/BENCHMARKS.md`` (per-item stratified 75/25, seed 42, k = 10), beside the
+reference table. The temperature is chosen and the number of epochs early-stopped on a
+validation split carved from the training part (seed 43); the final model trains that many
+epochs on the whole training part, and that training is timed (wall and CPU seconds).
+
+    .venv/bin/python benchmarks/content.py                     # both parts
+    .venv/bin/python benchmarks/content.py --part ml100k
+    .venv/bin/python benchmarks/content.py --part coldstart --n-trials 8
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from workbench import content_based
+from workbench.collaborative import (
+    FamilyResult,
+    comparison_table,
+    prepare_splits,
+    run_family,
+    select_best,
+    table_columns,
+)
+from workbench.data.sources.movielens import load_100k, load_latest_small
+from workbench.evaluation import evaluate
+from workbench.models import content, hybrid, neural, registry
+
+ROOT = Path(__file__).resolve().parents[1]
+COLDSTART_COLUMNS = ["ndcg_at_10", "coldstart_ndcg_at_10", "recall_at_10", "coldstart_recall_at_10"]
+
+
+def _movielens_benchmark():
+    """``benchmarks/movielens.py`` as a module, for its reference table and report."""
+    spec = importlib.util.spec_from_file_location(
+        "movielens_benchmark", ROOT / "benchmarks" / "movielens.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--mirror",
+        default=os.environ.get("WORKBENCH_DATA_MIRROR", str(ROOT.parent / "shared" / "data")),
+        help="folder laid out like ../shared/data; empty to download from the publisher",
+    )
+    parser.add_argument("--raw-dir", default=str(ROOT / "data" / "raw"))
+    parser.add_argument("--part", choices=["coldstart", "ml100k", "all"], default="all")
+    parser.add_argument("--families", default="popularity,item_knn,ease", help="CF families")
+    parser.add_argument("--n-trials", type=int, default=6, help="Optuna trials per model")
+    parser.add_argument(
+        "--two-tower-trials", type=int, default=0, help="0: defaults, early-stopped"
+    )
+    parser.add_argument("--temperatures", default="0.1,0.2,0.3", help="100K: grid on validation")
+    parser.add_argument("--cold-fraction", type=float, default=0.1)
+    parser.add_argument("--max-interactions", type=int, default=5, help="N of the cold subset")
+    parser.add_argument("--threads", type=int, default=2, help="TensorFlow threads")
+    parser.add_argument("--seed", type=int, default=42)
+    return parser.parse_args(argv)
+
+
+def coldstart(args, storage: str) -> pd.DataFrame:
+    """The latest-small cold-start table."""
+    mirror = Path(args.mirror) if args.mirror else None
+    tables = load_latest_small(Path(args.raw_dir), mirror, with_tmdb=True)
+    pairs = content_based.weighted_pairs(tables["events"], half_life_days=None)
+    data = content_based.prepare_cold_start(
+        pairs, args.cold_fraction, 0.75, args.max_interactions, args.seed
+    )
+    profiles, dense = content_based.item_features(
+        tables["items"], data.matrices.items, 64, args.seed
+    )
+    prefix = f"benchmark-ml-latest-small-cold{args.cold_fraction}-seed{args.seed}"
+    common = (data, args.n_trials, storage, prefix, 10, args.seed)
+    results = [
+        run_family(name, registry.get_family(name), data.matrices, args.n_trials, storage, prefix)
+        for name in args.families.split(",")
+    ]
+    content_based.add_cold_metrics(results, data)
+    best_cf = select_best([r for r in results if r.name != "popularity"] or results)
+    content_result = content_based.tune_scoring(
+        "content", content.ContentRecommender(), content.suggest, *common, item_features=profiles
+    )
+    hybrid_model = content_based.make_hybrid(best_cf, content_result)
+    hybrid_result = content_based.tune_scoring(
+        "hybrid", hybrid_model, hybrid.suggest, *common, item_features=profiles
+    )
+    hybrid_cold = content_based.tune_scoring(
+        "hybrid_coldstart",
+        hybrid_model,
+        hybrid.suggest,
+        *common,
+        coldstart=True,
+        item_features=profiles,
+    )
+    base = {"max_epochs": 30, "negatives": "in_batch", "batch_size": 512}
+    two_tower = content_based.tune_two_tower(
+        data, dense, base, args.two_tower_trials, storage, prefix, 10, args.seed
+    )
+    results += [content_result, hybrid_result, hybrid_cold, two_tower]
+    table = comparison_table(results)
+    out = sys.stdout
+    out.write("\nMovieLens latest-small + TMDB, cold-start split (10% of movies withheld), k=10\n")
+    out.write(content_based.split_summary(data).to_string() + "\n\n")
+    timing = ["valid_ndcg_at_10", "fit_seconds"]
+    out.write(table[COLDSTART_COLUMNS + timing].round(4).to_string() + "\n")
+    for result in results:
+        out.write(f"  {result.name}: {result.params}\n")
+    return table
+
+
+def _probe(data, temperature: float, seed: int) -> neural.TwoTowerRecommender:
+    model = neural.TwoTowerRecommender(temperature=temperature, random_state=seed)
+    return model.fit(data.fit, valid_user_items=data.valid)
+
+
+def ml100k(args) -> pd.DataFrame:
+    """The two-tower model under the reference protocol, beside the reference table."""
+    mirror = Path(args.mirror) if args.mirror else None
+    events = load_100k(Path(args.raw_dir), mirror)["events"]
+    data = prepare_splits(events, "stratified", 0.75, 0.75, args.seed, filter_by="item")
+    probes = {t: _probe(data, float(t), args.seed) for t in args.temperatures.split(",")}
+    scores = {t: max(p.history_[neural.VALIDATION_METRIC]) for t, p in probes.items()}
+    chosen = max(scores, key=scores.get)
+    params = {"temperature": float(chosen), "max_epochs": probes[chosen].best_epoch_}
+    final = neural.TwoTowerRecommender(**params, validation_fraction=0.0, random_state=args.seed)
+    wall, cpu = time.perf_counter(), time.process_time()
+    final.fit(data.train)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    metrics = evaluate(final, data.train, data.test, k=10)
+    metrics.update(fit_seconds=wall, fit_cpu_seconds=cpu)
+    result = FamilyResult("two_tower", final, params, scores[chosen], metrics, len(probes))
+    table = comparison_table([result])
+    reference = _movielens_benchmark().REFERENCE
+    out = sys.stdout
+    out.write("\nMovieLens 100K, stratified per-item 75/25 split, seed 42, k=10\n")
+    out.write(f"validation nDCG@10 by temperature: {scores}\n")
+    columns = table_columns(10) + ["fit_seconds", "fit_cpu_seconds", "valid_ndcg_at_10"]
+    out.write(table[columns].round(4).to_string() + "\n\nReference:\n")
+    out.write(reference.to_string() + "\n")
+    out.write(f"chosen: {params}\n")
+    return table
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    neural.limit_threads(args.threads)
+    if args.part in ("ml100k", "all"):
+        ml100k(args)
+    if args.part in ("coldstart", "all"):
+        with tempfile.TemporaryDirectory() as tmp:
+            coldstart(args, f"sqlite:///{tmp}/optuna.db")
+
+
+if __name__ == "__main__":
+    main()
