@@ -62,13 +62,21 @@ def test_selection_score_penalizes_instability_tiny_personas_and_noise():
     assert tiny == pytest.approx(0.4 - 0.9)
 
 
-def test_choose_trial_takes_the_most_personas_within_tolerance():
+def test_choose_trial_takes_the_finest_stable_well_separated_partition():
     trials = pd.DataFrame(
-        {"n_personas": [3, 4, 6], selection.METRIC: [0.30, 0.29, 0.20], "algorithm": "kmeans"}
+        {
+            "n_personas": [3, 4, 5, 8],
+            selection.METRIC: [0.25, 0.22, 0.19, 0.10],
+            "stability": [0.99, 0.99, 0.84, 0.99],
+            "algorithm": "kmeans",
+        }
     )
-    assert selection.choose_trial(trials, tolerance=0.05)["n_personas"] == 4
-    assert selection.choose_trial(trials, tolerance=0.0)["n_personas"] == 3
-    assert selection.choose_trial(trials, tolerance=0.5)["n_personas"] == 6
+    assert selection.choose_trial(trials)["n_personas"] == 4  # 5 unstable, 8 poorly separated
+    assert selection.choose_trial(trials, tolerance=0.05)["n_personas"] == 3
+    assert selection.choose_trial(trials, stable_ari=0.8)["n_personas"] == 5
+    assert selection.choose_trial(trials, tolerance=1.0)["n_personas"] == 8
+    unstable = trials.assign(stability=0.7)
+    assert selection.choose_trial(unstable)["n_personas"] == 3  # none stable: the best score
 
 
 def test_chosen_params_drop_other_algorithms_parameters():

@@ -8,9 +8,11 @@ The search maximizes ``selection_score = (1 - noise_share) * silhouette
 separation that does not hold up under resampling, or that isolates a handful of outliers, is
 not a persona structure.
 
-Silhouette tends to prefer fewer, coarser groups when two of them are close. ``choose_trial``
-therefore takes, among the trials whose score is within ``tolerance`` of the best, the one with
-the most personas: finer personas when they are nearly as well separated and as stable.
+Silhouette (like Davies-Bouldin and Calinski-Harabasz) prefers fewer, coarser groups when two
+true groups are close. ``choose_trial`` therefore follows stability-based model order selection
+(Ben-Hur et al. 2002, Lange et al. 2004): among trials that are well separated (score within
+``tolerance`` of the best) and reproduced by bootstrap refits (stability >= ``stable_ari``), it
+takes the one with the most personas; when no trial is that stable, the best score wins.
 The search starts with a k-means sweep over the range of personas (``seed_study``), so every
 size has a baseline before the sampler explores the other algorithms.
 """
@@ -130,25 +132,32 @@ def seed_study(study: optuna.Study, algorithms: list[str], n_personas: tuple[int
         study.enqueue_trial({"algorithm": "kmeans", "n_clusters": k})
 
 
-def choose_trial(trials: pd.DataFrame, tolerance: float = 0.05) -> pd.Series:
-    """The chosen trial: the most personas among those scoring within ``tolerance`` of the best.
+def choose_trial(
+    trials: pd.DataFrame, tolerance: float = 0.25, stable_ari: float = 0.95
+) -> pd.Series:
+    """The chosen trial: the finest stable, well-separated partition, else the best score.
 
     Parameters
     ----------
     trials : DataFrame
         ``trials_table`` output.
     tolerance : float
-        Relative shortfall from the best ``selection_score`` still acceptable.
+        Relative shortfall from the best ``selection_score`` still counted as well separated.
+    stable_ari : float
+        Mean bootstrap ARI from which a partition counts as reproducible.
 
     Returns
     -------
     Series
-        The chosen row (ties on the number of personas go to the higher score).
+        The chosen row: the most personas among the well-separated, stable trials (ties go to
+        the higher score); the best-scoring trial when none qualifies.
     """
     best = trials[METRIC].max()
     floor = best - tolerance * abs(best)
-    close = trials[trials[METRIC] >= floor]
-    return close.sort_values(["n_personas", METRIC], ascending=False).iloc[0]
+    candidates = trials[(trials[METRIC] >= floor) & (trials["stability"] >= stable_ari)]
+    if candidates.empty:
+        return trials.loc[trials[METRIC].idxmax()]
+    return candidates.sort_values(["n_personas", METRIC], ascending=False).iloc[0]
 
 
 def chosen_params(trial: pd.Series) -> dict:
