@@ -103,6 +103,7 @@ def test_replay_of_uniform_policy_on_uniform_logs_estimates_its_value(simulator)
     assert lower <= truth <= upper
 
 
+@pytest.mark.slow
 def test_replay_of_a_learner_tracks_its_online_value(simulator):
     logs = simulator.log(40000, random_state=2)
     contexts = logs[simulator.feature_names].to_numpy()
