@@ -432,3 +432,75 @@ def make_hybrid(
 ) -> hybrid.HybridRecommender:
     """An unfitted hybrid of two tuned results (their hyperparameters, not their fits)."""
     return hybrid.HybridRecommender(clone(collaborative.model), clone(content_result.model))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Where and how much to tune: ``n_trials`` per study in ``storage``, named by ``prefix``."""
+
+    n_trials: int
+    storage: str | None
+    prefix: str
+    k: int = 10
+    seed: int = 42
+
+    @property
+    def args(self) -> tuple:
+        return self.n_trials, self.storage, self.prefix, self.k, self.seed
+
+
+def run_models(
+    data: ColdStartData,
+    profiles: ItemProfiles,
+    dense: np.ndarray,
+    best_cf: FamilyResult,
+    budget: Budget,
+    two_tower: dict,
+    two_tower_trials: int = 0,
+    user_features: tuple[np.ndarray, np.ndarray] | None = None,
+) -> list[FamilyResult]:
+    """Content, hybrid (all pairs and cold-start objectives) and two-tower, each tracked.
+
+    Returns
+    -------
+    list of FamilyResult
+        ``content``, ``hybrid``, ``hybrid_coldstart``, ``two_tower``.
+    """
+    features = {"item_features": profiles}
+    content_result = tracked(
+        "content", tune_scoring, "content", content.ContentRecommender(), content.suggest,
+        data, *budget.args, **features,
+    )  # fmt: skip
+    results = [content_result]
+    for name, coldstart in (("hybrid", False), ("hybrid_coldstart", True)):
+        model = make_hybrid(best_cf, content_result)
+        results.append(
+            tracked(
+                name,
+                tune_scoring,
+                name,
+                model,
+                hybrid.suggest,
+                data,
+                *budget.args,
+                coldstart=coldstart,
+                **features,
+            )  # fmt: skip
+        )
+    _, storage, prefix, k, seed = budget.args
+    results.append(
+        tracked(
+            "two_tower",
+            tune_two_tower,
+            data,
+            dense,
+            two_tower,
+            two_tower_trials,
+            storage,
+            prefix,
+            k,
+            seed,
+            user_features=user_features,
+        )  # fmt: skip
+    )
+    return results
