@@ -14,8 +14,8 @@ import numpy as np
 from scipy import stats
 from sklearn.utils import check_random_state
 
+from workbench.bandits.base import BasePolicy
 from workbench.bandits.environments import BanditSimulator, SimulationResult
-from workbench.bandits.policies import BasePolicy
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ import pandas as pd
 from sklearn.utils import check_random_state
 from tqdm.auto import tqdm
 
-from workbench.bandits.policies import BasePolicy
+from workbench.bandits.base import BasePolicy
 
 log = logging.getLogger(__name__)
 

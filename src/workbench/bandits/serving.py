@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from workbench.bandits.policies import BasePolicy
+from workbench.bandits.base import BasePolicy
 
 log = logging.getLogger(__name__)
 
