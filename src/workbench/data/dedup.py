@@ -44,11 +44,14 @@ def key_codes(frame: pd.DataFrame, columns: Iterable[str]) -> np.ndarray:
     -------
     ndarray of int64, shape (n,)
     """
-    combined = np.zeros(len(frame), dtype=np.int64)
+    combined, bound = np.zeros(len(frame), dtype=np.int64), 1
     for column in columns:
         codes, n_distinct = encode(frame[column])
+        if bound * (n_distinct + 1) >= 2**62:  # renumber densely before it could overflow
+            combined, uniques = pd.factorize(combined)
+            bound = len(uniques)
         combined = combined * (n_distinct + 1) + (codes + 1)
-        combined, _ = pd.factorize(combined)
+        bound *= n_distinct + 1
     return combined.astype(np.int64)
 
 
