@@ -203,6 +203,8 @@ def test_corrupted_online_retail_lines_are_quarantined_or_returned(tmp_path, mir
     ]
     assert later.empty
     assert curated["session_id"].iloc[0] == "536365"
+    assert curated["revenue"].iloc[0] == pytest.approx(6 * 2.55)  # quantity x unit price
+    assert returned["revenue"] == pytest.approx(-6 * 2.55)
     assert curated["timestamp"].iloc[0] == pd.Timestamp("2010-12-01 08:26", tz="UTC")
 
 

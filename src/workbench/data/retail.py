@@ -35,11 +35,17 @@ def is_retail(events: pd.DataFrame) -> bool:
 
 
 def invoice_sessions(events: pd.DataFrame) -> pd.DataFrame:
-    """Events with ``session_id`` set to the invoice number where it is missing."""
-    session = (
-        events["session_id"] if "session_id" in events else pd.Series(np.nan, index=events.index)
-    )
-    return events.assign(session_id=session.fillna(events["invoice_no"]).astype("str"))
+    """Invoice lines as events: ``session_id`` from the invoice, revenue from the unit price.
+
+    ``session_id`` is set to the invoice number where missing; ``revenue`` to quantity times
+    unit price where missing and both are known (negative for a return).
+    """
+    session = events.get("session_id", pd.Series(np.nan, index=events.index))
+    prepared = events.assign(session_id=session.fillna(events["invoice_no"]).astype("str"))
+    if "unit_price" in events and "value" in events:
+        revenue = events.get("revenue", pd.Series(np.nan, index=events.index)).astype(float)
+        prepared["revenue"] = revenue.fillna(events["value"] * events["unit_price"])
+    return prepared
 
 
 def flag_cancellations(verdicts: Verdicts, events: pd.DataFrame) -> None:
