@@ -417,6 +417,8 @@ def _assemble(parts, events, users, items, consent, merges, settings, key) -> Cu
     for part in parts:
         counts |= part.counts()
         reconcile(counts, part.name)
+        if part.verdicts.rejected.any():
+            log.warning("%s: quarantined %s", part.name, part.verdicts.counts())
     counts["users_merged"] = len(merges)
     if retail.is_retail(events.raw):
         counts |= retail.raw_figures(events.raw)
