@@ -98,6 +98,14 @@ def test_numbers_are_not_truth_values(features):
         evaluate_rule(parse_rule("r", "frequency and rfm_score > 1"), features)
 
 
+@pytest.mark.parametrize(
+    "expression", ["'a' * 999999999 == 'b'", "country * 1000000 == 'GB'", "country + 1 > 2"]
+)
+def test_arithmetic_on_text_is_refused(features, expression):
+    with pytest.raises(RuleError, match="rule 'r'.*arithmetic needs numbers"):
+        evaluate_rule(parse_rule("r", expression), features)
+
+
 def test_comparing_a_string_with_a_number_names_the_rule(features):
     with pytest.raises(RuleError, match="rule 'r'"):
         evaluate_rule(parse_rule("r", "country > 3"), features)

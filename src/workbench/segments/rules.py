@@ -206,7 +206,8 @@ def _evaluate(node: ast.AST, frame: pd.DataFrame) -> Any:
             return ~_as_bool(operand, frame.index)
         return -operand if isinstance(node.op, ast.USub) else +operand
     if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_evaluate(node.left, frame), _evaluate(node.right, frame))
+        left, right = _number(_evaluate(node.left, frame)), _number(_evaluate(node.right, frame))
+        return _BINARY[type(node.op)](left, right)
     return _compare(node, frame)
 
 
@@ -224,6 +225,18 @@ def _compare(node: ast.Compare, frame: pd.DataFrame) -> pd.Series:
         results.append(result & _known(left, frame.index) & _known(right, frame.index))
         left = right
     return reduce(operator.and_, results)
+
+
+def _number(value: Any) -> Any:
+    """``value`` when it is numeric: arithmetic on text (``"a" * 10**9``) is refused."""
+    numeric = (
+        pd.api.types.is_numeric_dtype(value.dtype)
+        if isinstance(value, pd.Series)
+        else isinstance(value, int | float) and not isinstance(value, bool)
+    )
+    if not numeric:
+        raise TypeError("arithmetic needs numbers, not text or true/false values")
+    return value
 
 
 def _known(value: Any, index: pd.Index) -> pd.Series | bool:
