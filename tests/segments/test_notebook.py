@@ -103,3 +103,29 @@ def test_broken_rule_file_stops_the_notebook_naming_the_rule(project, tmp_path):
         _execute(root, run_id, segments_file=str(rules))
     assert not store.has_table(root / "data/curated/synthetic", "personas")
     assert "planted_ari" not in MlflowClient().get_run(run_id).data.metrics
+
+
+REAL_DATA = {
+    "movielens-100k": ["rfm", "engagement", "affinity", "demographics"],
+    "online-retail": ["rfm", "engagement", "country"],
+}
+
+
+@pytest.mark.mirror
+@pytest.mark.parametrize("source", sorted(REAL_DATA))
+def test_notebook_on_real_data_produces_cards_plots_and_stability(
+    source, mirror, tmp_path, tracking_uri, monkeypatch
+):
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+    ingest(source, tmp_path / "data/curated" / source, tmp_path / "data/raw", mirror=mirror)
+    experiment_id = tracking.ensure_experiment("test-personas", tmp_path / "mlartifacts")
+    run_id = MlflowClient().create_run(experiment_id).info.run_id
+    _execute(tmp_path, run_id, dataset=source, feature_groups=REAL_DATA[source])
+    client = MlflowClient()
+    metrics = client.get_run(run_id).data.metrics
+    assert metrics["n_personas"] >= 2 and 0 < metrics["stability"] <= 1
+    assert metrics["reproduced"] == 1.0 and "planted_ari" not in metrics
+    plots = {a.path for a in client.list_artifacts(run_id, "plots")}
+    assert {"plots/persona_profiles.png", "plots/persona_stability.png"} <= plots
+    cards = store.read_table(tmp_path / "data/curated" / source, "personas")
+    assert cards["persona_name"].nunique() == metrics["n_personas"]
