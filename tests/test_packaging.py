@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
-from conftest import ROOT
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def _pins(requirements: list[str]) -> dict[str, str]:

@@ -10,12 +10,14 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import mlflow
 import nbformat
 import pytest
-from conftest import ROOT
 from mlflow.tracking import MlflowClient
+
+ROOT = Path(__file__).resolve().parents[1]
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
