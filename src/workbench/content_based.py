@@ -430,8 +430,13 @@ def example_items(data: ColdStartData, n: int, seed: int = 42) -> list[int]:
 def make_hybrid(
     collaborative: FamilyResult, content_result: FamilyResult
 ) -> hybrid.HybridRecommender:
-    """An unfitted hybrid of two tuned results (their hyperparameters, not their fits)."""
-    return hybrid.HybridRecommender(clone(collaborative.model), clone(content_result.model))
+    """An unfitted hybrid of two tuned results (their hyperparameters, not their fits).
+
+    The content side drops its popularity blend: the collaborative side already carries
+    popularity, and a popularity term would bury the cold items the content side is for.
+    """
+    content_model = clone(content_result.model).set_params(popularity_weight=0.0)
+    return hybrid.HybridRecommender(clone(collaborative.model), content_model)
 
 
 @dataclass(frozen=True)
