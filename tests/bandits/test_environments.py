@@ -126,11 +126,15 @@ def test_replay_of_a_learner_tracks_its_online_value(simulator):
 def test_tuned_thompson_and_linucb_have_sublinear_regret_below_epsilon_greedy(
     simulator, tracking_uri
 ):
-    """Tuned on seeds 0-1, judged on an unseen seed: regret of the second half of the horizon
-    is well below that of the first half, and the final regret is below tuned epsilon-greedy's."""
+    """Tuned on seed 0, judged on an unseen seed: regret of the second half of the horizon is well
+    below that of the first half, and the final regret is below tuned epsilon-greedy's.
+
+    Context-free Thompson sampling is not asserted here: against the best arm of each context
+    its regret is linear like epsilon-greedy's (see the one-context test for its own optimum).
+    """
     horizon = 4000
     final = {}
-    for name in ("epsilon_greedy", "bernoulli_ts", "lin_ts", "linucb"):
+    for name in ("epsilon_greedy", "lin_ts", "linucb"):
         best, _ = tune_policy(
             simulator,
             name,
@@ -150,7 +154,6 @@ def test_tuned_thompson_and_linucb_have_sublinear_regret_below_epsilon_greedy(
         first_half, second_half = regret[horizon // 2 - 1], regret[-1] - regret[horizon // 2 - 1]
         assert second_half < 0.6 * first_half, name
         assert regret[-1] < final["epsilon_greedy"][-1], name
-    assert final["bernoulli_ts"][-1] < final["epsilon_greedy"][-1]
 
 
 @pytest.mark.slow
