@@ -56,6 +56,10 @@ def test_key_codes_treat_nulls_as_equal():
 def test_repeated_ids_after_the_first_are_marked():
     ids = pd.Series(["a", "b", "a", "c", "b"], dtype="str")
     np.testing.assert_array_equal(duplicate_ids(ids), [False, False, True, False, True])
+    in_order = pd.Series(["a", "a", "b", "c", "c"], dtype="str")  # compared with neighbours
+    np.testing.assert_array_equal(duplicate_ids(in_order), [False, True, False, False, True])
+    with_null = pd.Series(["a", None, "a", None], dtype="str")
+    np.testing.assert_array_equal(duplicate_ids(with_null), [False, False, True, True])
 
 
 def _people() -> pd.DataFrame:

@@ -14,11 +14,13 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import scipy.sparse as sp
 from rapidfuzz import fuzz, process, utils
 from scipy.sparse.csgraph import connected_components
 
-from workbench.data.standardize import encode, map_distinct
+from workbench.data.standardize import encode, is_arrow_string, map_distinct
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +98,26 @@ def duplicate_events(
     return duplicate
 
 
+def _sorted_repeats(ids: pd.Series) -> np.ndarray | None:
+    """Repeats of a sorted string column, found by comparing neighbours (no hash table).
+
+    Returns None when the column is not sorted, has nulls or is not stored by Arrow.
+    """
+    if not is_arrow_string(ids) or len(ids) < 2 or ids.hasnans:
+        return None
+    arrow = pa.array(ids.array)
+    before, after = arrow.slice(0, len(arrow) - 1), arrow.slice(1)
+    if pc.any(pc.less(after, before)).as_py():
+        return None
+    repeated = pc.equal(after, before).to_numpy(zero_copy_only=False)
+    return np.concatenate([[False], repeated.astype(bool)])
+
+
 def duplicate_ids(ids: pd.Series) -> np.ndarray:
     """Mark rows whose id appeared on an earlier row (shape (n,)); the first is kept."""
+    repeats = _sorted_repeats(ids)
+    if repeats is not None:
+        return repeats
     codes, n_distinct = encode(ids)
     if n_distinct == len(ids):
         return np.zeros(len(ids), dtype=bool)

@@ -47,7 +47,8 @@ COUNTRY_ALIASES: dict[str, str | None] = {
 """Names ``pycountry`` does not resolve: ISO alpha-2 code, or ``None`` for no single country."""
 
 
-def _is_arrow_string(values: pd.Series) -> bool:
+def is_arrow_string(values: pd.Series) -> bool:
+    """Whether a column holds strings stored by Arrow (the pandas 3 default)."""
     return isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow"
 
 
@@ -72,7 +73,7 @@ def encode(values: pd.Series) -> tuple[np.ndarray, int]:
         ``-1`` for nulls.
     n_distinct : int
     """
-    if _is_arrow_string(values):
+    if is_arrow_string(values):
         encoded = _dictionary(values)
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
         return codes, len(encoded.dictionary)
@@ -98,7 +99,7 @@ def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
         Same index as ``values``; nulls stay null; dtype ``str`` when ``func`` returns
         strings.
     """
-    if _is_arrow_string(values):
+    if is_arrow_string(values):
         encoded = _dictionary(values)
         distinct = encoded.dictionary.to_pylist()
         mapped = [func(value) for value in distinct]
@@ -123,7 +124,7 @@ def matches(values: pd.Series, pattern: str) -> np.ndarray:
     Arrow-backed strings are searched by Arrow (RE2) directly: pandas falls back to Python's
     ``re`` for some patterns, a hundred times slower on millions of rows.
     """
-    if _is_arrow_string(values):
+    if is_arrow_string(values):
         found = pc.match_substring_regex(pa.array(values.array), pattern)
         return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
     return values.astype("str").str.contains(pattern, regex=True).fillna(False).to_numpy(bool)
@@ -135,7 +136,7 @@ def trim(values: pd.Series) -> pd.Series:
     Non-string columns (integer ids) are converted to strings first.
     """
     text = values.astype("str")
-    if not _is_arrow_string(text):
+    if not is_arrow_string(text):
         return text.str.strip()
     arrow = pa.array(text.array)
     trimmed = pc.utf8_trim_whitespace(arrow)
