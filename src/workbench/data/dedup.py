@@ -86,45 +86,16 @@ def duplicate_events(
     ndarray of bool, shape (n_events,)
         True for the rows to drop; the first of each run is kept.
     """
-    duplicate = np.zeros(len(events), dtype=bool)
     if len(events) == 0:
-        return duplicate
+        return np.zeros(0, dtype=bool)
     group = key_codes(events, [key for key in keys if key in events.columns])
     time = events["timestamp"].to_numpy("datetime64[us]").astype(np.int64)
-    tolerance = int(tolerance_seconds * 1_000_000)
-    candidates = np.flatnonzero(_candidates(group, time, max(tolerance, 1_000_000)))
-    duplicate[candidates] = _repeats_in_time(group[candidates], time[candidates], tolerance)
-    return duplicate
-
-
-def _candidates(group: np.ndarray, time: np.ndarray, width: int) -> np.ndarray:
-    """Rows sharing their key with another row in the same or a neighbouring time bucket.
-
-    Events within ``width`` of each other fall in one bucket or two neighbouring ones, so
-    only these rows need sorting; on real data they are few.
-    """
-    bucket = (time - time.min()) // width
-    span = int(bucket.max()) + 2
-    if (int(group.max()) + 1) * span >= 2**62:
-        return np.ones(len(group), dtype=bool)
-    combined = group * span + bucket
-    codes, uniques = pd.factorize(combined)
-    candidate = np.bincount(codes)[codes] > 1
-    index = pd.Index(uniques)
-    candidate |= index.get_indexer(combined - 1) >= 0
-    candidate |= index.get_indexer(combined + 1) >= 0
-    return candidate
-
-
-def _repeats_in_time(group: np.ndarray, time: np.ndarray, tolerance: int) -> np.ndarray:
-    """Rows following a row of the same group at most ``tolerance`` microseconds earlier."""
-    repeated = np.zeros(len(group), dtype=bool)
-    if len(group) < 2:
-        return repeated
     order = np.lexsort((time, group))
     same_key = group[order][1:] == group[order][:-1]
-    repeated[order[1:]] = same_key & (np.diff(time[order]) <= tolerance)
-    return repeated
+    close = np.diff(time[order]) <= int(tolerance_seconds * 1_000_000)
+    duplicate = np.zeros(len(events), dtype=bool)
+    duplicate[order[1:]] = same_key & close
+    return duplicate
 
 
 def _sorted_repeats(ids: pd.Series) -> np.ndarray | None:
