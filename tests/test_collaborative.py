@@ -77,3 +77,19 @@ def test_validation_folds_differ_and_all_come_from_train(pairs):
     for fit, valid in data.folds:
         assert (fit + valid - data.train).nnz == 0
         assert valid.multiply(data.test).nnz == 0
+
+
+def test_iterative_trials_report_each_chunk_and_can_be_pruned(pairs):
+    import optuna
+
+    from workbench import tuning
+
+    data = collaborative.prepare_splits(pairs, seed=1)
+    objective = tuning.RecommenderObjective(FAMILIES["als"], data.folds, k=5, report_every=5)
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=2.0)
+    )
+    study.optimize(objective, n_trials=2)
+    states = {trial.state for trial in study.trials}
+    assert states == {optuna.trial.TrialState.PRUNED}
+    assert all(trial.intermediate_values.keys() == {5} for trial in study.trials)
