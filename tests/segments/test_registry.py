@@ -11,10 +11,18 @@ from workbench.segments import personas, registry
 
 
 @pytest.mark.slow
-def test_registered_champion_reproduces_the_assignments(tracking_uri, planted_features):
+@pytest.mark.parametrize(
+    ("groups", "params"),
+    [
+        (["context", "affinity"], {"algorithm": "hdbscan", "min_cluster_size": 15}),
+        (["rfm"], {"algorithm": "dbscan", "eps": 0.5}),  # few columns: a KD-tree inside
+    ],
+)
+def test_registered_champion_reproduces_the_assignments(
+    tracking_uri, planted_features, groups, params
+):
     features = planted_features
-    params = {"algorithm": "hdbscan", "min_cluster_size": 15}  # predict through kNN
-    segmenter = personas.make_segmenter(features, ["context", "affinity"], params, 0)
+    segmenter = personas.make_segmenter(features, groups, params, 0)
     labels = segmenter.fit(features).predict(features)
     with mlflow.start_run():
         version = registry.register_segmenter(segmenter, features, "planted", {"stability": 0.9})
@@ -27,6 +35,24 @@ def test_registered_champion_reproduces_the_assignments(tracking_uri, planted_fe
     with mlflow.start_run():
         second = registry.register_segmenter(segmenter, features, "planted")
     assert str(client.get_model_version_by_alias("planted-personas", "champion").version) == second
+
+
+def test_trusted_types_come_from_known_modules_only(planted_features):
+    params = {"algorithm": "dbscan", "eps": 0.5}
+    segmenter = personas.make_segmenter(planted_features, ["rfm"], params, 0).fit(planted_features)
+    trusted = registry.trusted_types(segmenter)
+    assert "sklearn.neighbors._kd_tree.KDTree" in trusted
+    assert "workbench.segments.personas.PersonaClusterer" in trusted
+    segmenter.steps.append(("extra", Foreign()))
+    with pytest.raises(TypeError, match="untrusted modules.*Foreign"):
+        registry.trusted_types(segmenter)
+
+
+class Foreign:
+    """A type from a module the registry does not trust (this test module)."""
+
+    def __init__(self):
+        self.value = 1
 
 
 def test_requirements_are_pinned():

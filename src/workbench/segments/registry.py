@@ -1,7 +1,8 @@
 """The segmenter in the MLflow model registry: log, register as ``<data set>-personas``, load.
 
 The model is stored with skops (MLflow's default for scikit-learn, safer than pickle); the
-workbench classes it contains are declared as trusted types. Requirements are pinned
+types it holds beyond skops' defaults are checked to come from scikit-learn, numpy or the
+persona clusterer, and declared trusted. Requirements are pinned
 explicitly, which spares MLflow seconds of inference per model; loading needs the
 ``workbench`` package installed (the persona clusterer lives there).
 """
@@ -13,6 +14,7 @@ from importlib.metadata import version
 
 import mlflow
 import pandas as pd
+import skops.io
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.pipeline import Pipeline
@@ -22,7 +24,9 @@ from workbench import tracking
 log = logging.getLogger(__name__)
 
 ARTIFACT_NAME = "segmenter"
-TRUSTED_TYPES = ["workbench.segments.personas.PersonaClusterer", "numpy.dtype"]
+#: Modules whose types the skops file may hold: scikit-learn internals (trees, distance
+#: metrics), numpy dtypes and the persona clusterer. Anything else stops the logging.
+TRUSTED_MODULES = ("sklearn.", "numpy.", "workbench.segments.personas.")
 REQUIREMENTS = ("scikit-learn", "numpy", "pandas", "scipy")
 
 
@@ -34,6 +38,21 @@ def model_name(dataset: str) -> str:
 def pip_requirements() -> list[str]:
     """Pinned requirements of the segmenter, from the running environment."""
     return [f"{package}=={version(package)}" for package in REQUIREMENTS]
+
+
+def trusted_types(segmenter: Pipeline) -> list[str]:
+    """The types skops does not trust by default in ``segmenter``, all from trusted modules.
+
+    Raises
+    ------
+    TypeError
+        Naming any type from another module (it would make the stored model unsafe to load).
+    """
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(segmenter))
+    foreign = [name for name in found if not name.startswith(TRUSTED_MODULES)]
+    if foreign:
+        raise TypeError(f"the segmenter holds types from untrusted modules: {foreign}")
+    return found
 
 
 def register_segmenter(
@@ -64,6 +83,7 @@ def register_segmenter(
     str
         The registered version.
     """
+    trusted = trusted_types(segmenter)
     sample = features.head(20)
     signature = infer_signature(sample, segmenter.predict(sample))
     info = mlflow.sklearn.log_model(
@@ -71,7 +91,7 @@ def register_segmenter(
         name=ARTIFACT_NAME,
         pip_requirements=pip_requirements(),
         signature=signature,
-        skops_trusted_types=TRUSTED_TYPES,
+        skops_trusted_types=trusted,
         registered_model_name=model_name(dataset),
     )
     registered = str(info.registered_model_version)
