@@ -1,19 +1,20 @@
 """A fitted bandit policy as an MLflow pyfunc model: context in, action probabilities out.
 
 Served decisions carry their propensities (the probability of the action taken), so that they
-can be evaluated off-policy later. The model is registered as ``<data set>-policy``.
+can be evaluated off-policy later. The model is registered as ``<data set>-policy`` and served,
+like the recommender, where the ``workbench`` package is installed.
 """
 
 from __future__ import annotations
 
 import logging
-from importlib.metadata import version
 
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from workbench import serving
 from workbench.bandits.base import BasePolicy
 
 log = logging.getLogger(__name__)
@@ -54,11 +55,6 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
         return pd.DataFrame(probabilities, columns=self.action_names)
 
 
-def pip_requirements() -> list[str]:
-    """Pinned requirements of the served model (those of this environment)."""
-    return [f"{name}=={version(name)}" for name in _REQUIREMENTS]
-
-
 def log_policy(
     policy: BasePolicy,
     feature_names: list[str],
@@ -89,7 +85,7 @@ def log_policy(
     info = mlflow.pyfunc.log_model(
         name=name,
         python_model=model,
-        pip_requirements=pip_requirements(),
+        pip_requirements=serving.pip_requirements(_REQUIREMENTS),
         signature=signature,
         input_example=example,
         registered_model_name=registered_model_name,
