@@ -60,6 +60,8 @@ def test_selection_score_penalizes_instability_tiny_personas_and_noise():
     assert selection.selection_score({**good, "noise_share": 0.5}, 0.8, 0.03) == pytest.approx(0.2)
     tiny = selection.selection_score({**good, "smallest_share": 0.003}, 0.8, 0.03)
     assert tiny == pytest.approx(0.4 - 0.9)
+    assert selection.selection_score(good, 0.8, 0.03, n_personas=(5, 8)) == -1.0
+    assert selection.selection_score(good, 0.8, 0.03, n_personas=(2, 3)) == -1.0
 
 
 def test_choose_trial_takes_the_finest_stable_well_separated_partition():

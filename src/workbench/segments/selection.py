@@ -6,7 +6,8 @@ fit on all users and those of fits on bootstrap resamples, all predicted on ever
 The search maximizes ``selection_score = (1 - noise_share) * silhouette
 - max(0, min_stability - stability) - max(0, min_share - smallest_share) / min_share``: a
 separation that does not hold up under resampling, or that isolates a handful of outliers, is
-not a persona structure.
+not a persona structure. A partition with a number of personas outside the searched range
+(DBSCAN and HDBSCAN choose their own) scores -1.
 
 Silhouette (like Davies-Bouldin and Calinski-Harabasz) prefers fewer, coarser groups when two
 true groups are close. ``choose_trial`` therefore follows stability-based model order selection
@@ -116,9 +117,19 @@ def bootstrap_stability(
     return values
 
 
-def selection_score(scores: dict[str, float], min_stability: float, min_share: float) -> float:
-    """The search objective (see the module docstring); -1 with fewer than two personas."""
-    if scores["n_personas"] < 2 or np.isnan(scores["silhouette"]):
+def selection_score(
+    scores: dict[str, float],
+    min_stability: float,
+    min_share: float,
+    n_personas: tuple[int, int] = (2, 1_000),
+) -> float:
+    """The search objective (see the module docstring).
+
+    -1 when the partition has fewer than two personas or a number outside ``n_personas``
+    (density methods choose their own number; the searched range binds them too).
+    """
+    low, high = max(2, n_personas[0]), n_personas[1]
+    if not low <= scores["n_personas"] <= high or np.isnan(scores["silhouette"]):
         return -1.0
     unstable = max(0.0, min_stability - scores["stability"])
     too_small = max(0.0, min_share - scores["smallest_share"]) / min_share if min_share else 0.0
@@ -273,7 +284,9 @@ class PersonaObjective:
         else:
             with threadpool_limits(limits=self.n_threads):
                 scores = evaluate_params(params, self.X, self.n_bootstrap, self.random_state)
-            value = selection_score(scores, self.min_stability, self.min_share)
+            value = selection_score(
+                scores, self.min_stability, self.min_share, tuple(self.n_personas)
+            )
         for name, score in scores.items():
             trial.set_user_attr(name, score)
         if mlflow.active_run() is not None:
