@@ -224,8 +224,13 @@ def _start(raw: pd.DataFrame, name: str, settings: CurationSettings) -> _Part:
 def _mark_duplicate_keys(part: _Part, key: str) -> None:
     """Later rows repeating the key of a kept row are duplicates."""
     candidates = np.flatnonzero(part.kept)
-    repeated = dedup.duplicate_ids(part.typed[key].iloc[candidates])
+    repeated = dedup.duplicate_ids(_rows(part.typed[key], candidates))
     part.duplicate[candidates[repeated]] = True
+
+
+def _rows(data, positions: np.ndarray):
+    """The rows of a frame or series at ``positions``; itself, uncopied, when that is all."""
+    return data if len(positions) == len(data) else data.iloc[positions]
 
 
 def _pseudonymize_users(part: _Part, merges: pd.DataFrame, settings, key: bytes) -> None:
@@ -267,8 +272,11 @@ def _mark_duplicate_events(part: _Part, settings: CurationSettings) -> None:
     """Repeated event ids, then repeated events (keys within the tolerance)."""
     _mark_duplicate_keys(part, "event_id")
     candidates = np.flatnonzero(part.kept)
+    columns = [c for c in (*settings.dedup_keys, "timestamp") if c in part.typed]
     repeated = dedup.duplicate_events(
-        part.typed.iloc[candidates], settings.dedup_keys, settings.dedup_tolerance_seconds
+        _rows(part.typed[columns], candidates),
+        settings.dedup_keys,
+        settings.dedup_tolerance_seconds,
     )
     part.duplicate[candidates[repeated]] = True
 

@@ -52,9 +52,11 @@ def key_codes(frame: pd.DataFrame, columns: Iterable[str]) -> np.ndarray:
         if bound * (n_distinct + 1) >= 2**62:  # renumber densely before it could overflow
             combined, uniques = pd.factorize(combined)
             bound = len(uniques)
-        combined = combined * (n_distinct + 1) + (codes + 1)
+        combined *= n_distinct + 1
+        combined += codes
+        combined += 1
         bound *= n_distinct + 1
-    return combined.astype(np.int64)
+    return combined.astype(np.int64, copy=False)
 
 
 def first_occurrences(codes: np.ndarray) -> np.ndarray:
@@ -89,12 +91,15 @@ def duplicate_events(
     if len(events) == 0:
         return np.zeros(0, dtype=bool)
     group = key_codes(events, [key for key in keys if key in events.columns])
-    time = events["timestamp"].to_numpy("datetime64[us]").astype(np.int64)
+    time = events["timestamp"].to_numpy("datetime64[us]").view(np.int64)
     order = np.lexsort((time, group))
-    same_key = group[order][1:] == group[order][:-1]
-    close = np.diff(time[order]) <= int(tolerance_seconds * 1_000_000)
+    in_order = group[order]
+    repeat = in_order[1:] == in_order[:-1]
+    in_order = time[order]
+    repeat &= np.diff(in_order) <= int(tolerance_seconds * 1_000_000)
+    del in_order
     duplicate = np.zeros(len(events), dtype=bool)
-    duplicate[order[1:]] = same_key & close
+    duplicate[order[1:]] = repeat
     return duplicate
 
 

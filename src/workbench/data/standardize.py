@@ -69,16 +69,18 @@ def encode(values: pd.Series) -> tuple[np.ndarray, int]:
 
     Returns
     -------
-    codes : ndarray of int64, shape (n,)
-        ``-1`` for nulls.
+    codes : ndarray of signed integers, shape (n,)
+        ``-1`` for nulls (int32 for Arrow strings, to keep memory low).
     n_distinct : int
     """
     if is_arrow_string(values):
         encoded = _dictionary(values)
-        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
-        return codes, len(encoded.dictionary)
+        indices = encoded.indices
+        if indices.null_count:
+            indices = indices.fill_null(-1)
+        return indices.to_numpy(zero_copy_only=False), len(encoded.dictionary)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    return codes.astype(np.int64), len(uniques)
+    return codes, len(uniques)
 
 
 def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
