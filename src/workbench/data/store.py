@@ -23,7 +23,7 @@ MANIFEST = "manifest.json"
 def table_digest(frame: pd.DataFrame) -> str:
     """sha256 of a table's content (values, column names and order), independent of files."""
     hashable = frame.copy()
-    for column in hashable.select_dtypes(include=object).columns:
+    for column in hashable.select_dtypes(include=object, exclude="str").columns:
         hashable[column] = hashable[column].map(_hashable)
     hashed = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
     digest = hashlib.sha256(hashed.tobytes())
