@@ -129,3 +129,11 @@ def test_a_repeated_configuration_reuses_its_scores(blobs, monkeypatch):
     assert len(calls) == 1  # one configuration in the space: fitted once
     assert len({t.value for t in study.trials}) == 1
     assert study.trials[0].user_attrs == study.trials[2].user_attrs
+
+
+def test_study_name_changes_with_anything_that_shapes_the_scores():
+    settings = {"groups": ["rfm"], "range": (3, 8), "stability": 0.8}
+    name = selection.study_name("20_personas-x", settings)
+    assert name.startswith("20_personas-x-")
+    assert selection.study_name("20_personas-x", dict(settings)) == name
+    assert selection.study_name("20_personas-x", {**settings, "stability": 0.9}) != name

@@ -20,6 +20,8 @@ size has a baseline before the sampler explores the other algorithms.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 from dataclasses import dataclass, field
 
@@ -43,6 +45,8 @@ from workbench.segments.personas import ALGORITHMS, PersonaClusterer
 log = logging.getLogger(__name__)
 
 METRIC = "selection_score"
+#: Bumped whenever the objective changes, so resumed studies never mix old and new scores.
+OBJECTIVE_VERSION = 2
 
 
 def partition_scores(
@@ -134,6 +138,17 @@ def selection_score(
     unstable = max(0.0, min_stability - scores["stability"])
     too_small = max(0.0, min_share - scores["smallest_share"]) / min_share if min_share else 0.0
     return (1 - scores["noise_share"]) * scores["silhouette"] - unstable - too_small
+
+
+def study_name(prefix: str, settings: dict) -> str:
+    """``<prefix>-<hash>``: one study per data set, search space and objective settings.
+
+    A study resumes (``load_if_exists``) only when everything that shapes its scores is the
+    same: the settings (feature groups, algorithms, range, thresholds) and the objective's
+    version.
+    """
+    payload = json.dumps({**settings, "objective": OBJECTIVE_VERSION}, sort_keys=True)
+    return f"{prefix}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
 
 
 def seed_study(study: optuna.Study, algorithms: list[str], n_personas: tuple[int, int]) -> None:
