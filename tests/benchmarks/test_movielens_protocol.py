@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import ROOT
 
 from workbench.collaborative import prepare_splits
 from workbench.evaluation import evaluate
 from workbench.models.ease import EASE
 
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.mirror, pytest.mark.slow]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
