@@ -171,7 +171,7 @@ class PersonaClusterer(ClusterMixin, BaseEstimator):
         min_cluster_size: int = 5,
         n_neighbors: int = 5,
         n_init: int = 4,
-        random_state=None,
+        random_state: int | np.random.RandomState | None = None,
     ):
         self.algorithm = algorithm
         self.n_clusters = n_clusters
@@ -241,7 +241,7 @@ class PersonaClusterer(ClusterMixin, BaseEstimator):
 
 
 def make_segmenter(
-    features: pd.DataFrame, groups: list[str], params: dict, random_state=None
+    features: pd.DataFrame, groups: list[str], params: dict, random_state: int | None = None
 ) -> Pipeline:
     """The unfitted segmenter: preprocessing of ``groups`` then ``PersonaClusterer(**params)``.
 

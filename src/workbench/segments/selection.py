@@ -50,7 +50,7 @@ OBJECTIVE_VERSION = 2
 
 
 def partition_scores(
-    X: np.ndarray, labels: np.ndarray, sample_size: int = 2000, random_state=None
+    X: np.ndarray, labels: np.ndarray, sample_size: int = 2000, random_state: int | None = None
 ) -> dict[str, float]:
     """Internal quality of a partition, noise (label -1) excluded.
 
@@ -92,7 +92,11 @@ def partition_scores(
 
 
 def bootstrap_stability(
-    estimator, X: np.ndarray, n_bootstrap: int = 5, random_state=None, reference=None
+    estimator,
+    X: np.ndarray,
+    n_bootstrap: int = 5,
+    random_state: int | None = None,
+    reference: np.ndarray | None = None,
 ) -> np.ndarray:
     """Adjusted Rand index of bootstrap refits against the full fit, on every point.
 
