@@ -141,8 +141,15 @@ def build(
     negatives: str,
     seed: int,
 ) -> TwoTowerNet:
-    """A fresh network for ``user_items`` (seeds Python, NumPy and TensorFlow with ``seed``)."""
+    """A fresh network for ``user_items``.
+
+    Seeds Python, NumPy and TensorFlow with ``seed`` and turns on TensorFlow's deterministic
+    ops (process-wide; on the CPU it costs little), so a fit is reproducible.
+    """
+    import tensorflow as tf
+
     keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()
     n_users, n_items = user_items.shape
     counts = np.diff(user_items.tocsc().indptr).astype(np.float64) + 1.0
     log_q = np.log(counts / counts.sum()).astype(np.float32)
