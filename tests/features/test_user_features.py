@@ -105,4 +105,5 @@ def test_as_of_ignores_later_events(tables):
 
 
 def test_slug():
-    assert slug(" Children's ") == "children_s" and slug("Sci-Fi") == "sci_fi"
+    assert slug(" Children's ") == "childrens" and slug("Sci-Fi") == "sci_fi"
+    assert slug("Film-Noir") == "film_noir" and slug("") == "unknown"

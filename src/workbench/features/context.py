@@ -16,7 +16,8 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 def slug(value: object) -> str:
     """A column-name-safe lower-case form of ``value`` (``"Sci-Fi"`` -> ``"sci_fi"``)."""
-    text = re.sub(r"[^0-9a-z]+", "_", str(value).strip().lower()).strip("_")
+    text = re.sub(r"['’]", "", str(value).strip().lower())
+    text = re.sub(r"[^0-9a-z]+", "_", text).strip("_")
     return text or "unknown"
 
 
