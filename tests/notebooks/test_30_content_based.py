@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import mlflow
 import pandas as pd
 import papermill
 import pytest
-from conftest import ROOT
 
 from workbench.data import store
 from workbench.data.sources import synthetic
+
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
