@@ -48,3 +48,14 @@ def test_failed_write_leaves_previous_data_intact(tmp_path):
 def test_missing_table_names_the_data_set(tmp_path):
     with pytest.raises(FileNotFoundError, match="run the ingest notebook for data set 'nope'"):
         store.read_table(tmp_path / "nope", "events")
+
+
+def test_derived_table_is_added_without_changing_the_digest(tmp_path):
+    manifest = store.write_tables(tmp_path / "ds", _tables())
+    store.write_table(tmp_path / "ds", "personas", pd.DataFrame({"user_id": ["u"], "p": [1]}))
+    after = store.read_manifest(tmp_path / "ds")
+    assert after["digest"] == manifest["digest"]
+    assert after["derived"]["personas"]["rows"] == 1
+    assert list(store.read_table(tmp_path / "ds", "personas")["p"]) == [1]
+    with pytest.raises(FileNotFoundError, match="run the ingest notebook"):
+        store.write_table(tmp_path / "missing", "personas", pd.DataFrame({"a": [1]}))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import uuid
 from datetime import UTC, datetime
@@ -110,3 +111,45 @@ def read_manifest(folder: Path) -> dict:
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist: the data set was never curated")
     return json.loads(path.read_text())
+
+
+def write_table(folder: Path, table: str, frame: pd.DataFrame) -> Path:
+    """Atomically add or replace one derived table beside the curated ones.
+
+    ``write_tables`` replaces a data set's whole folder, which is right for ingestion but wrong
+    for steps that add tables next to it (features, segment membership, personas). This writes
+    ``<folder>/<table>.parquet`` through a temporary file and ``os.replace``, so readers see the
+    old file or the new one, never a partial one, and lists the table under ``derived`` in the
+    manifest (the data set's digest, which versions the ingested data, is unchanged).
+
+    Parameters
+    ----------
+    folder : Path
+        An existing curated data set folder.
+    table : str
+    frame : DataFrame
+        Written without its index: reset a meaningful index (``user_id``) first.
+
+    Returns
+    -------
+    Path
+        The written file.
+    """
+    folder = Path(folder)
+    if not (folder / MANIFEST).is_file():
+        raise FileNotFoundError(
+            f"{folder} is not a curated data set: run the ingest notebook first"
+        )
+    target = folder / f"{table}.parquet"
+    staging = folder / f".{table}.{uuid.uuid4().hex}.tmp"
+    try:
+        frame.to_parquet(staging, index=False)
+        os.replace(staging, target)
+    finally:
+        staging.unlink(missing_ok=True)
+    manifest = read_manifest(folder)
+    manifest.setdefault("derived", {})[table] = {"rows": len(frame), "digest": table_digest(frame)}
+    manifest_staging = folder / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
+    manifest_staging.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    os.replace(manifest_staging, folder / MANIFEST)
+    return target
