@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from workbench.config import ProjectPaths
 
@@ -25,9 +26,31 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    """Erase a user (by the raw id the source knows) from curated data sets; record it."""
+    from workbench.data import privacy
+
+    paths = ProjectPaths.discover()
+    key = privacy.resolve_key(os.environ.get("WORKBENCH_PSEUDONYM_KEY"), paths.pseudonym_key_file)
+    summary = privacy.forget_command(args.user, paths.curated, key, args.dataset or None)
+    if not summary:
+        print(f"no curated data sets under {paths.curated}")
+        return 1
+    for dataset, outcome in summary.items():
+        removed = {table: rows for table, rows in outcome["rows_removed"].items() if rows}
+        print(f"{dataset}: erased pseudonym {outcome['pseudonym'][:12]}…, rows removed {removed}")
+    return 0
+
+
 def add_commands(commands) -> None:
     """Register the ``data`` sub-commands on the CLI's sub-parser set."""
     data = commands.add_parser("data", help="inspect and manage curated data")
     actions = data.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="curated data sets, rows and digests")
     listing.set_defaults(handler=cmd_list)
+    forget = actions.add_parser(
+        "forget", help="erase a user from the curated layer and record the erasure"
+    )
+    forget.add_argument("user", help="the user's id as the source knows it (not the pseudonym)")
+    forget.add_argument("--dataset", action="append", help="only this data set (repeatable)")
+    forget.set_defaults(handler=cmd_forget)

@@ -62,6 +62,10 @@ class ProjectPaths:
     def curated(self) -> Path:
         return self.root / "data" / "curated"
 
+    @property
+    def pseudonym_key_file(self) -> Path:
+        return self.root / "data" / "secrets" / "pseudonym.key"
+
 
 class ConfigError(ValueError):
     """A pipeline configuration is invalid; the message names the file and the key."""

@@ -56,9 +56,19 @@ class NotebookRun:
         self.metrics.update(clean)
         mlflow.log_metrics(clean, step=step)
 
-    def log_figure(self, figure, name: str) -> None:
-        """Save a figure in ``run_dir/plots`` and log it to the run."""
+    def log_figure(self, figure, name: str):
+        """Save a figure in ``run_dir/plots`` and log it to the run; return it for display."""
         tracking.log_figure(figure, name, self.run_dir)
+        return figure
+
+    def pseudonym_key(self) -> bytes:
+        """The pseudonymization key: ``WORKBENCH_PSEUDONYM_KEY``, else a git-ignored key file
+        (``data/secrets/pseudonym.key``) created on first use, so pseudonyms are stable."""
+        from workbench.data import privacy
+
+        return privacy.resolve_key(
+            os.environ.get("WORKBENCH_PSEUDONYM_KEY"), self.paths.pseudonym_key_file
+        )
 
     def finish(self, metrics: dict[str, float] | None = None) -> dict[str, float]:
         """Record final metrics (MLflow and ``run_dir/metrics.json``); return all of them."""

@@ -14,6 +14,7 @@ from workbench.data.curate import CurationSettings, curate
 from workbench.data.pii_scan import scan_folder, scan_mlflow_run
 from workbench.data.quality import REASONS, InputError
 from workbench.data.sources.files import read_file
+from workbench.data.sources.online_retail import to_contract
 from workbench.data.sources.synthetic import generate
 
 KEY = b"test-key"
@@ -150,25 +151,8 @@ RETAIL_EXTRA = [
 
 
 def _retail_events(path) -> pd.DataFrame:
-    """Online Retail lines as raw contract events (text columns, as a source delivers them)."""
-    lines = read_file(path)
-    invoice = lines["InvoiceNo"].fillna("")
-    events = pd.DataFrame(
-        {
-            "event_id": "r" + pd.Series(range(len(lines)), dtype="str"),
-            "user_id": lines["CustomerID"],
-            "item_id": lines["StockCode"],
-            "event_type": invoice.str.startswith("C").map({True: "return", False: "purchase"}),
-            "value": lines["Quantity"],
-            "unit_price": lines["UnitPrice"],
-            "invoice_no": lines["InvoiceNo"],
-            "timestamp": lines["InvoiceDate"],
-            "country": lines["Country"],
-            "description": lines["Description"],
-        }
-    )
-    events.attrs = dict(lines.attrs)
-    return events
+    """Online Retail lines as raw contract events, through the source's own mapping."""
+    return to_contract(read_file(path))
 
 
 @pytest.mark.mirror
@@ -186,12 +170,12 @@ def test_corrupted_online_retail_lines_are_quarantined_or_returned(tmp_path, mir
     reasons = assert_every_row_in_one_place(events, curation)
     first_extra = len(clean)  # clean has the header, so its data rows end one before
     expected = {
-        f"r{first_extra + i}": reason for i, (_, reason) in enumerate(RETAIL_EXTRA) if reason
+        f"ol{first_extra + i}": reason for i, (_, reason) in enumerate(RETAIL_EXTRA) if reason
     }
     assert reasons == expected
     assert curation.counts["events_duplicates"] == 1
     curated = curation.tables["events"].set_index("event_id")
-    returned = curated.loc[f"r{first_extra + len(RETAIL_EXTRA) - 1}"]
+    returned = curated.loc[f"ol{first_extra + len(RETAIL_EXTRA) - 1}"]
     assert returned["event_type"] == "return"
     purchase = curated.loc[returned["return_of"]]  # the latest earlier purchase of the item
     assert (purchase["event_type"], purchase["item_id"]) == ("purchase", "85123A")

@@ -1,32 +1,38 @@
 """Ingestion: a source's raw tables through curation into the curated layer.
 
-``ingest`` is what the ``10_ingest`` notebook calls: load the source, curate, and write the
-curated tables with the quarantine beside them, atomically, with a manifest whose digest
-versions the data set.
+``ingest`` is what the ``10_ingest`` notebook calls: load the source, curate it (quarantine,
+standardization, deduplication, consent, pseudonyms) and fold it into the curated data set,
+atomically, with a manifest whose digest versions the data set. A full run replaces the data
+set (erasures are still honoured); an incremental run appends what is new after the source's
+watermark, accepts late events inside a window, and writes nothing when nothing is new.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
-from workbench.data import store
-from workbench.data.curate import Curation, CurationSettings, curate
+from workbench.data import incremental
+from workbench.data.curate import Curation, CurationSettings
 from workbench.data.sources import load_source
 
 log = logging.getLogger(__name__)
 
+SOURCE_TIMEZONES = {"online-retail": "Europe/London"}
+
 
 @dataclass
 class IngestResult:
-    """What ingestion wrote: the curation, the manifest and where it lives."""
+    """What ingestion did: the curation, the manifest, where it lives, what it appended."""
 
     curation: Curation
     manifest: dict
     folder: Path
+    appended: int = 0
+    written: bool = True
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -37,6 +43,12 @@ class IngestResult:
         return self.manifest["digest"]
 
 
+def default_settings(source: str, **overrides) -> CurationSettings:
+    """Curation settings for ``source``: its time zone of naive timestamps, then ``overrides``."""
+    settings = CurationSettings(source_timezone=SOURCE_TIMEZONES.get(source, "UTC"))
+    return replace(settings, **overrides)
+
+
 def ingest(
     source: str,
     curated_dir: Path,
@@ -45,6 +57,8 @@ def ingest(
     options: dict | None = None,
     settings: CurationSettings | None = None,
     seed: int | None = None,
+    incremental_run: bool = False,
+    late_window: pd.Timedelta = incremental.DEFAULT_LATE_WINDOW,
 ) -> IngestResult:
     """Load ``source``, curate it and write it to ``curated_dir``.
 
@@ -53,7 +67,7 @@ def ingest(
     source : str
         A source name (see ``workbench.data.sources``).
     curated_dir : Path
-        ``data/curated/<data set>``; replaced atomically.
+        ``data/curated/<data set>``; replaced or appended to atomically.
     raw_dir : Path
         ``data/raw``, where downloads land.
     mirror : Path, optional
@@ -61,19 +75,35 @@ def ingest(
     options : dict, optional
         Keyword options of the source (sizes for ``synthetic``, paths for ``files``).
     settings : CurationSettings, optional
+        ``default_settings(source)`` when omitted; pass one with a ``pseudonym_key`` so that
+        pseudonyms are stable across runs.
     seed : int, optional
         Seed of a generated source, unless ``options`` names one.
+    incremental_run : bool
+        Append to the existing data set by watermark instead of replacing it.
+    late_window : Timedelta
+        How far before the watermark an incremental event is still accepted.
     """
     options = dict(options or {})
     if source == "synthetic" and seed is not None:
         options.setdefault("seed", seed)
     raw = load_source(source, raw_dir, mirror, **options)
     log.info("loaded %s: %s", source, {name: len(frame) for name, frame in raw.items()})
-    curation = curate(raw, settings)
-    tables = dict(curation.tables)
-    tables["quarantine"] = curation.quarantine
-    manifest = store.write_tables(
-        curated_dir, tables, extra={"source": source, "counts": curation.counts}
+    update = incremental.update(
+        curated_dir,
+        raw,
+        settings or default_settings(source),
+        source,
+        late_window=late_window,
+        replace_existing=not incremental_run,
     )
-    log.info("curated %s into %s (digest %s)", source, curated_dir, manifest["digest"][:12])
-    return IngestResult(curation=curation, manifest=manifest, folder=Path(curated_dir))
+    log.info(
+        "curated %s into %s: %d events appended, digest %s",
+        source,
+        curated_dir,
+        update.appended,
+        update.manifest["digest"][:12],
+    )
+    return IngestResult(
+        update.curation, update.manifest, Path(curated_dir), update.appended, update.written
+    )

@@ -8,6 +8,7 @@ The manifest's digest over all tables is the data set's version recorded in MLfl
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -22,21 +23,22 @@ MANIFEST = "manifest.json"
 
 
 def table_digest(frame: pd.DataFrame) -> str:
-    """sha256 of a table's content (values, column names and order), independent of files."""
-    hashable = frame.copy()
-    for column in hashable.select_dtypes(include=object, exclude="str").columns:
-        hashable[column] = hashable[column].map(_hashable)
-    hashed = pd.util.hash_pandas_object(hashable, index=False).to_numpy()
-    digest = hashlib.sha256(hashed.tobytes())
-    digest.update("|".join(map(str, frame.columns)).encode())
+    """sha256 of a table's parquet encoding: its content, column names and types.
+
+    Parquet is written by pyarrow's C++ encoder, which is fast and deterministic for a given
+    pyarrow version (a pyarrow upgrade may change digests, and so the data set's version).
+    """
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    return hashlib.sha256(buffer.getbuffer()).hexdigest()
+
+
+def _file_digest(path: Path, chunk_size: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
     return digest.hexdigest()
-
-
-def _hashable(value):
-    """Lists and arrays (item categories) as a joined string; anything else unchanged."""
-    if isinstance(value, (list, tuple)) or hasattr(value, "tolist"):
-        return "\x1f".join(map(str, list(value)))
-    return value
 
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame], extra: dict | None = None) -> dict:
@@ -62,8 +64,9 @@ def write_tables(folder: Path, tables: dict[str, pd.DataFrame], extra: dict | No
     try:
         entries = {}
         for name, frame in tables.items():
-            frame.to_parquet(staging / f"{name}.parquet", index=False)
-            entries[name] = {"rows": len(frame), "digest": table_digest(frame)}
+            path = staging / f"{name}.parquet"
+            frame.to_parquet(path, index=False)
+            entries[name] = {"rows": len(frame), "digest": _file_digest(path)}
         combined = hashlib.sha256(
             json.dumps({k: v["digest"] for k, v in sorted(entries.items())}).encode()
         ).hexdigest()
@@ -148,7 +151,7 @@ def write_table(folder: Path, table: str, frame: pd.DataFrame) -> Path:
     finally:
         staging.unlink(missing_ok=True)
     manifest = read_manifest(folder)
-    manifest.setdefault("derived", {})[table] = {"rows": len(frame), "digest": table_digest(frame)}
+    manifest.setdefault("derived", {})[table] = {"rows": len(frame), "digest": _file_digest(target)}
     manifest_staging = folder / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
     manifest_staging.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     os.replace(manifest_staging, folder / MANIFEST)

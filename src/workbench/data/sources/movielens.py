@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench.data.catalog import dataset_file
 from workbench.data.sources._common import epoch_to_utc, implied_consent
+from workbench.data.sources.files import read_file
 
 GENRES_100K = (
     "unknown",
@@ -37,18 +38,30 @@ GENRES_100K = (
 
 
 def _rating_events(ratings: pd.DataFrame) -> pd.DataFrame:
-    """Contract events from a frame of user_id, item_id, rating, epoch ``timestamp``."""
-    return pd.DataFrame(
+    """Raw contract events from a text frame of user_id, item_id, rating, epoch ``timestamp``.
+
+    Values stay text, as published: curation parses ratings and epoch seconds, and
+    quarantines what does not parse.
+    """
+    events = pd.DataFrame(
         {
             "event_id": "r" + pd.Series(range(len(ratings)), dtype=str),
-            "user_id": ratings["user_id"].astype(str).to_numpy(),
-            "item_id": ratings["item_id"].astype(str).to_numpy(),
+            "user_id": ratings["user_id"].to_numpy(),
+            "item_id": ratings["item_id"].to_numpy(),
             "event_type": "rating",
-            "value": ratings["rating"].astype(float).to_numpy(),
-            "revenue": float("nan"),
-            "timestamp": epoch_to_utc(ratings["timestamp"]).to_numpy(),
+            "value": ratings["rating"].to_numpy(),
+            "timestamp": ratings["timestamp"].to_numpy(),
         }
     )
+    events.attrs = dict(ratings.attrs)
+    return events
+
+
+def _consent(events: pd.DataFrame) -> pd.DataFrame:
+    """Implied consent dated at each user's first (parseable) rating."""
+    seconds = pd.to_numeric(events["timestamp"], errors="coerce")
+    dated = pd.DataFrame({"user_id": events["user_id"], "timestamp": seconds}).dropna()
+    return implied_consent(dated.assign(timestamp=epoch_to_utc(dated["timestamp"])))
 
 
 def load_100k(raw_dir: Path, mirror: Path | None = None) -> dict[str, pd.DataFrame]:
@@ -90,7 +103,7 @@ def load_100k(raw_dir: Path, mirror: Path | None = None) -> dict[str, pd.DataFra
         }
     )
     events = _rating_events(ratings)
-    return {"events": events, "users": users, "items": items, "consent": implied_consent(events)}
+    return {"events": events, "users": users, "items": items, "consent": _consent(events)}
 
 
 def load_latest_small(
@@ -107,7 +120,7 @@ def load_latest_small(
     def path(name: str, dataset: str = "ml-latest-small") -> Path:
         return dataset_file(dataset, name, raw_dir, mirror)
 
-    ratings = pd.read_csv(path("ratings.csv"), dtype={"userId": str, "movieId": str}).rename(
+    ratings = read_file(path("ratings.csv")).rename(
         columns={"userId": "user_id", "movieId": "item_id"}
     )
     movies = pd.read_csv(path("movies.csv"), dtype={"movieId": str})
@@ -133,4 +146,4 @@ def load_latest_small(
         items = enrich_items(items, links, tmdb)
     events = _rating_events(ratings)
     users = pd.DataFrame({"user_id": sorted(events["user_id"].unique())})
-    return {"events": events, "users": users, "items": items, "consent": implied_consent(events)}
+    return {"events": events, "users": users, "items": items, "consent": _consent(events)}
