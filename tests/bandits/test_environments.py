@@ -8,7 +8,7 @@ import pytest
 
 from workbench.bandits.environments import BanditSimulator, replay
 from workbench.bandits.policies import make_policy
-from workbench.bandits.search import tune_policy
+from workbench.bandits.search import online_runs, split_logs, tune_policy
 from workbench.bandits.simulation import fit_simulator
 from workbench.data.contract import validate_table
 from workbench.data.sources.synthetic import generate
@@ -123,37 +123,41 @@ def test_replay_of_a_learner_tracks_its_online_value(simulator):
 
 
 @pytest.mark.slow
-def test_tuned_thompson_and_linucb_have_sublinear_regret_below_epsilon_greedy(
+def test_logged_tuning_gives_thompson_and_linucb_sublinear_regret_below_epsilon_greedy(
     simulator, tracking_uri
 ):
-    """Tuned on seed 0, judged on an unseen seed: regret of the second half of the horizon is well
-    below that of the first half, and the final regret is below tuned epsilon-greedy's.
+    """Tuned by replay on uniform logs only (never the simulator's true values), judged online on
+    three unseen seeds (a learner can lock onto a poor arm in one run, so the expected regret is
+    what is asserted): regret of the second half of the horizon is well below that of the first
+    half, and the final regret is below tuned epsilon-greedy's.
 
     Context-free Thompson sampling is not asserted here: against the best arm of each context
     its regret is linear like epsilon-greedy's (see the one-context test for its own optimum).
     """
     horizon = 4000
-    final = {}
-    for name in ("epsilon_greedy", "lin_ts", "linucb"):
-        best, _ = tune_policy(
-            simulator,
+    tuning, _ = split_logs(simulator.log(16000, random_state=11))
+    tuned = {
+        name: tune_policy(
+            tuning,
             name,
-            n_trials=6,
-            horizon=horizon,
+            simulator.n_actions,
+            simulator.feature_names,
+            n_trials=8,
             storage=None,
             study_name=f"test-{name}",
             seed=0,
-            seeds=(0,),
-        )
-        run = simulator.run(
-            make_policy(name, simulator.n_actions, random_state=5, **best), horizon, random_state=5
-        )
-        final[name] = run.regret
+            n_bootstrap=20,
+            n_replays=2,
+        ).best_params
+        for name in ("epsilon_greedy", "lin_ts", "linucb")
+    }
+    judged = [online_runs(simulator, tuned, horizon, seed=seed) for seed in (5, 6, 7)]
+    regrets = {name: np.mean([runs[name].regret for runs in judged], axis=0) for name in tuned}
     for name in ("lin_ts", "linucb"):
-        regret = final[name]
+        regret = regrets[name]
         first_half, second_half = regret[horizon // 2 - 1], regret[-1] - regret[horizon // 2 - 1]
         assert second_half < 0.6 * first_half, name
-        assert regret[-1] < final["epsilon_greedy"][-1], name
+        assert regret[-1] < regrets["epsilon_greedy"][-1], name
 
 
 @pytest.mark.slow

@@ -62,12 +62,19 @@ def test_notebook_tunes_evaluates_and_registers_the_policy(tmp_path, tracking_ur
     assert {f"{name}.regret" for name in [*POLICIES, "uniform"]} <= set(metrics)
     assert metrics["uniform.regret"] > metrics["linucb.regret"]
     assert all(metrics[f"ope.{name}.relative_error"] >= 0 for name in ("ips", "dr", "sndr"))
+    for name in POLICIES:  # tuned on logs, valued on held-out logs, then set against the truth
+        estimate = metrics[f"{name}.held_out_estimate"]
+        truth = metrics[f"{name}.held_out_true_value"]
+        assert 0.0 < estimate < 1.0 and 0.0 < truth <= metrics["optimal_value"]
+        assert metrics[f"{name}.held_out_error"] == pytest.approx(estimate - truth)
+    assert 0.0 <= metrics["held_out_coverage"] <= 1.0
 
     runs = mlflow.search_runs(search_all_experiments=True)
     notebook_run = runs[runs["tags.workbench.notebook"] == "60_bandits"].iloc[0]
     assert notebook_run["tags.bandits.context"] == "personas"
     trials = runs.dropna(subset=["tags.optuna.trial"])
     assert len(trials) == 2 * len(POLICIES)  # smoke budget is 2 trials per family
+    assert (trials["metrics.logged_value_lower"] <= trials["metrics.logged_value_upper"]).all()
     assert set(trials["tags.mlflow.parentRunId"]) == {notebook_run["run_id"]}
     artifacts = {
         a.path for a in mlflow.MlflowClient().list_artifacts(notebook_run["run_id"], "plots")
@@ -75,6 +82,7 @@ def test_notebook_tunes_evaluates_and_registers_the_policy(tmp_path, tracking_ur
     assert {
         "plots/cumulative_reward_regret.png",
         "plots/ope_estimates.png",
+        "plots/held_out_vs_truth.png",
         "plots/arm_choices.png",
         "plots/ab_vs_bandit_regret.png",
     } <= artifacts

@@ -80,3 +80,26 @@ def plot_ab_versus_bandit(results: dict[str, SimulationResult], test_rounds: int
     axis.legend(fontsize=8)
     figure.tight_layout()
     return figure
+
+
+def plot_estimates_against_truth(table: pd.DataFrame, title: str = ""):
+    """Each policy's offline estimate with its interval, and its true value beside it.
+
+    Parameters
+    ----------
+    table : DataFrame
+        Indexed by policy, with columns ``estimate``, ``lower``, ``upper`` and ``true_value``
+        (as :func:`workbench.bandits.search.held_out_versus_truth` returns).
+    """
+    figure, axis = plt.subplots(figsize=(7, 0.5 * len(table) + 1.5))
+    positions = np.arange(len(table))
+    errors = np.vstack([table["estimate"] - table["lower"], table["upper"] - table["estimate"]])
+    axis.errorbar(
+        table["estimate"], positions, xerr=errors, fmt="o", capsize=4, label="held-out estimate"
+    )
+    axis.scatter(table["true_value"], positions, marker="x", color="black", label="true value")
+    axis.set_yticks(positions, table.index)
+    axis.legend(fontsize=8)
+    axis.set(title=title or "Held-out estimate (95% bootstrap interval) vs. truth", xlabel="value")
+    figure.tight_layout()
+    return figure

@@ -1,11 +1,29 @@
-"""Tuning exploration: Optuna objectives that score a policy's hyperparameters in a simulator.
+"""Tuning exploration offline: Optuna objectives that score a policy on logged rounds only.
 
-Each policy family's search space is its ``suggest(trial)`` static method (in
-:mod:`workbench.bandits.policies`). A trial runs the policy online in the simulator for
-``horizon`` rounds on the given seeds (the same seeds for every trial, so trials face the same
-users and coin flips) and scores the mean true value of the arms it chose. Each trial is a
-nested MLflow run (:func:`workbench.tuning.optimize`) that also records the observed reward with
-its interval and the final regret.
+The protocol a data scientist can run on real data: take uniformly logged rounds (a
+``bandit_logs`` table), keep the earlier part for tuning and the later part as held-out
+(:func:`split_logs`), tune each family on the tuning part, then value the chosen configuration
+once on the held-out part. The objective (:class:`LoggedObjective`) reads nothing but the logs,
+so it never sees a simulator's true values; with a simulator, :func:`held_out_versus_truth`
+then sets the held-out estimates beside the truth, to show how far an offline estimate can be
+trusted.
+
+Two ways to score a candidate (``method``):
+
+- ``"replay"`` (Li et al. 2010, the default): the policy starts from scratch and walks through
+  the logs, learning from the rounds where it picks the logged action; on uniform logs its mean
+  reward there estimates the online value of the *adaptive* policy over that many rounds, so it
+  is the right score for exploration hyperparameters. Interval: bootstrap of the matched rewards.
+- an off-policy estimator (``"dr"``, ``"snips"``, any key of :data:`ope.ESTIMATORS`): the policy
+  is warm-fitted on the first half of the logs and frozen; its action probabilities over the
+  second half's contexts are valued by the estimator (DR with a cross-fitted reward model), with a
+  bootstrap interval. It values what the policy *learned*, not how it explores: exploration
+  hyperparameters only matter through the frozen distribution, so epsilon drifts toward 0.
+
+Each family's search space is its ``suggest(trial)`` static method (in
+:mod:`workbench.bandits.policies`); each trial is a nested MLflow run
+(:func:`workbench.tuning.optimize`) recording the estimate, its interval and, for replay, the
+number of matched rounds.
 """
 
 from __future__ import annotations
@@ -16,124 +34,403 @@ from dataclasses import dataclass, field
 import mlflow
 import numpy as np
 import optuna
+import pandas as pd
 
 from workbench import tuning
-from workbench.bandits.environments import BanditSimulator, SimulationResult
+from workbench.bandits import ope
+from workbench.bandits.environments import (
+    BanditSimulator,
+    ReplayResult,
+    SimulationResult,
+    replay,
+)
 from workbench.bandits.policies import POLICIES, BasePolicy, make_policy
 
 log = logging.getLogger(__name__)
 
-METRIC = "mean_reward"
+METRIC = "logged_value"
 
 
-@dataclass
-class SimulatorObjective:
-    """Mean true reward of policy family ``policy_name`` with a trial's hyperparameters.
-
-    The score is the true value of the arms chosen (no reward noise); each trial also records
-    the reward actually drawn with its 95 % normal interval (what an online test would see) and
-    the final regret.
+def split_logs(logs: pd.DataFrame, tuning_fraction: float = 0.5):
+    """Earlier rounds for tuning, later rounds held out (a split in time, as on a real site).
 
     Parameters
     ----------
-    simulator : BanditSimulator
+    logs : DataFrame
+        A ``bandit_logs`` table; ordered by ``round`` when it has one.
+    tuning_fraction : float in (0, 1)
+
+    Returns
+    -------
+    tuning, held_out : DataFrame
+        Both with a fresh 0-based index.
+    """
+    if not 0.0 < tuning_fraction < 1.0:
+        raise ValueError(f"tuning_fraction must be in (0, 1), got {tuning_fraction}")
+    if "round" in logs.columns:
+        logs = logs.sort_values("round", kind="stable")
+    cut = int(round(len(logs) * tuning_fraction))
+    return logs.iloc[:cut].reset_index(drop=True), logs.iloc[cut:].reset_index(drop=True)
+
+
+def logged_contexts(logs: pd.DataFrame, feature_columns: list[str]) -> np.ndarray:
+    """Context matrix of shape (n_rounds, n_features); a constant column when there are none."""
+    if not feature_columns:
+        return np.ones((len(logs), 1))
+    missing = [name for name in feature_columns if name not in logs.columns]
+    if missing:
+        raise KeyError(f"bandit logs lack the context columns {missing}")
+    return logs[list(feature_columns)].to_numpy(dtype=float)
+
+
+def replay_value(
+    policy: BasePolicy,
+    logs: pd.DataFrame,
+    feature_columns: list[str],
+    n_bootstrap: int = 200,
+    random_state=None,
+    n_replays: int = 1,
+) -> dict[str, float]:
+    """Replay ``policy`` from scratch over uniform ``logs``: value, interval, matched rounds.
+
+    An adaptive policy's trajectory is random (ties, exploration draws, which rounds match), so
+    ``n_replays`` replays with different policy seeds are pooled: the value is the mean reward of
+    all their matched rounds and the interval a bootstrap of those rewards. The interval covers
+    reward noise, not the spread between trajectories.
+
+    Returns
+    -------
+    dict
+        ``value, lower, upper`` and ``n_matched`` (matched rounds per replay, on average).
+    """
+    contexts = logged_contexts(logs, feature_columns)
+    seeds = np.random.default_rng(random_state).integers(2**31 - 1, size=n_replays)
+    rewards = []
+    for policy_seed in seeds:
+        policy.set_params(random_state=int(policy_seed))
+        result = replay(policy, logs["action"], logs["reward"], contexts, logs["propensity"])
+        rewards.append(result.rewards)
+    pooled = ReplayResult(
+        float(np.concatenate(rewards).mean()) if sum(map(len, rewards)) else float("nan"),
+        sum(map(len, rewards)),
+        np.empty(0, dtype=int),
+        np.concatenate(rewards),
+    )
+    lower, upper = pooled.interval(n_bootstrap=n_bootstrap, random_state=random_state)
+    n_matched = pooled.n_matched / n_replays
+    return {"value": pooled.value, "lower": lower, "upper": upper, "n_matched": n_matched}
+
+
+def off_policy_value(
+    policy: BasePolicy,
+    logs: pd.DataFrame,
+    feature_columns: list[str],
+    estimator: str = "dr",
+    estimated_rewards: np.ndarray | None = None,
+    n_bootstrap: int = 200,
+    random_state=None,
+) -> dict[str, float]:
+    """Warm-fit ``policy`` on the first half of ``logs``, value it frozen on the second half.
+
+    Parameters
+    ----------
+    policy : BasePolicy
+    logs : DataFrame
+        A ``bandit_logs`` table with the context columns.
+    feature_columns : list of str
+    estimator : str
+        A key of :data:`workbench.bandits.ope.ESTIMATORS`.
+    estimated_rewards : ndarray of shape (n_second_half, n_actions), optional
+        Reward model predictions on the second half (fitted here when needed and omitted).
+    n_bootstrap : int
+    random_state : int or None
+
+    Returns
+    -------
+    dict
+        ``value, lower, upper`` and ``n_matched`` (the rounds valued).
+    """
+    contexts = logged_contexts(logs, feature_columns)
+    half = len(logs) // 2
+    warm, valued = logs.iloc[:half], logs.iloc[half:]
+    policy.fit(contexts[:half], warm["action"], warm["reward"])
+    unique, inverse = np.unique(contexts[half:], axis=0, return_inverse=True)
+    action_dist = policy.predict_proba(unique)[inverse.ravel()]
+    method = ope.ESTIMATORS[estimator]()
+    if method.needs_reward_model and estimated_rewards is None:
+        estimated_rewards = reward_model(valued, contexts[half:], policy.n_actions, random_state)
+    interval = method.estimate_interval(
+        valued["reward"],
+        valued["action"],
+        valued["propensity"],
+        action_dist,
+        estimated_rewards,
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+    )
+    values = {"value": interval.value, "lower": interval.lower, "upper": interval.upper}
+    return {**values, "n_matched": len(valued)}
+
+
+def reward_model(logs: pd.DataFrame, contexts: np.ndarray, n_actions: int, random_state=None):
+    """Cross-fitted reward predictions for every action in every round of ``logs``."""
+    return ope.fit_reward_model(
+        contexts,
+        logs["action"],
+        logs["reward"],
+        n_actions,
+        random_state=random_state,
+        interactions=True,
+    )
+
+
+def logged_value(
+    policy: BasePolicy,
+    logs: pd.DataFrame,
+    feature_columns: list[str],
+    method: str = "replay",
+    n_bootstrap: int = 200,
+    random_state=None,
+    estimated_rewards: np.ndarray | None = None,
+    n_replays: int = 1,
+) -> dict[str, float]:
+    """The value of ``policy`` estimated from ``logs`` alone by ``method`` (see module doc)."""
+    if method == "replay":
+        return replay_value(policy, logs, feature_columns, n_bootstrap, random_state, n_replays)
+    if method not in ope.ESTIMATORS:
+        raise ValueError(f"unknown method {method!r}: replay or one of {sorted(ope.ESTIMATORS)}")
+    return off_policy_value(
+        policy, logs, feature_columns, method, estimated_rewards, n_bootstrap, random_state
+    )
+
+
+@dataclass
+class LoggedObjective:
+    """The estimated value of family ``policy_name`` with a trial's hyperparameters, from logs.
+
+    Holds only the logged rounds: no simulator, no true value. Every trial replays (or
+    warm-fits) a fresh policy seeded with ``seed``, so trials differ by their parameters only.
+
+    Parameters
+    ----------
+    logs : DataFrame
+        ``bandit_logs`` rounds to tune on (uniform logging for replay).
     policy_name : str
         A key of ``POLICIES``.
-    horizon : int
-        Rounds per run.
-    seeds : tuple of int
-        One run per seed (environment and policy seeded alike).
+    n_actions : int
+    feature_columns : list of str
+        Context columns of ``logs``.
+    method : str
+        ``"replay"`` or a key of :data:`workbench.bandits.ope.ESTIMATORS`.
+    n_bootstrap : int
+        Resamples of each trial's interval.
+    seed : int
+        Seeds the policy and the bootstrap.
+    n_replays : int
+        Replays per trial with different policy seeds (``method="replay"``), pooled.
+    fixed : dict
+        Settings that are not tuned.
     """
 
-    simulator: BanditSimulator
+    logs: pd.DataFrame
     policy_name: str
-    horizon: int
-    seeds: tuple[int, ...] = (0, 1)
+    n_actions: int
+    feature_columns: list[str]
+    method: str = "replay"
+    n_bootstrap: int = 200
+    seed: int = 0
+    n_replays: int = 1
     fixed: dict = field(default_factory=dict)
+    estimated_rewards_: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.method != "replay" and ope.ESTIMATORS[self.method].needs_reward_model:
+            valued = self.logs.iloc[len(self.logs) // 2 :]
+            contexts = logged_contexts(valued, self.feature_columns)
+            self.estimated_rewards_ = reward_model(valued, contexts, self.n_actions, self.seed)
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = {**self.fixed, **POLICIES[self.policy_name].suggest(trial)}
-        runs = [self.run(params, seed) for seed in self.seeds]
-        value = float(np.mean([run.mean_expected_reward for run in runs]))
-        observed = np.concatenate([run.rewards for run in runs])
-        half = 1.96 * observed.std(ddof=1) / np.sqrt(len(observed))
-        metrics = {
-            "observed_reward": float(observed.mean()),
-            "observed_reward_lower": float(observed.mean() - half),
-            "observed_reward_upper": float(observed.mean() + half),
-            "final_regret": float(np.mean([run.regret[-1] for run in runs])),
-        }
+        estimate = self.evaluate(params)
+        metrics = {f"{METRIC}_{key}": float(item) for key, item in estimate.items()}
         if mlflow.active_run() is not None:
             mlflow.log_metrics(metrics)
         for key, item in metrics.items():
             trial.set_user_attr(key, item)
-        return value
+        if not np.isfinite(estimate["value"]):
+            raise optuna.TrialPruned("no logged round matched the policy's choices")
+        return float(estimate["value"])
 
-    def run(self, params: dict, seed: int) -> SimulationResult:
-        """One online run of the policy with ``params``."""
-        policy = self.policy(params, seed)
-        return self.simulator.run(policy, self.horizon, random_state=seed)
-
-    def policy(self, params: dict, seed: int) -> BasePolicy:
-        """An unfitted policy of the family with ``params``."""
-        return make_policy(self.policy_name, self.simulator.n_actions, random_state=seed, **params)
+    def evaluate(self, params: dict) -> dict[str, float]:
+        """Estimate, interval and rounds used, for the family with ``params``."""
+        policy = make_policy(self.policy_name, self.n_actions, random_state=self.seed, **params)
+        return logged_value(
+            policy,
+            self.logs,
+            self.feature_columns,
+            self.method,
+            self.n_bootstrap,
+            self.seed,
+            self.estimated_rewards_,
+            self.n_replays,
+        )
 
 
 def tune_policy(
-    simulator: BanditSimulator,
+    logs: pd.DataFrame,
     policy_name: str,
+    n_actions: int,
+    feature_columns: list[str],
     n_trials: int,
-    horizon: int,
     storage: str | None,
     study_name: str,
     seed: int = 42,
-    seeds: tuple[int, ...] = (0, 1),
-) -> tuple[dict, optuna.Study]:
-    """Tune one policy family in the simulator (resuming the study if it exists).
+    method: str = "replay",
+    n_bootstrap: int = 200,
+    n_replays: int = 1,
+) -> optuna.Study:
+    """Tune one policy family on logged rounds (resuming the study if it exists).
 
     Returns
     -------
-    best_params : dict
-    study : optuna.Study
+    optuna.Study
+        Its best trial carries the estimate's interval in ``user_attrs``.
     """
     study = tuning.create_study(study_name, storage, seed=seed)
-    objective = SimulatorObjective(simulator, policy_name, horizon, seeds)
+    objective = LoggedObjective(
+        logs, policy_name, n_actions, feature_columns, method, n_bootstrap, seed, n_replays
+    )
     tuning.optimize(study, objective, n_trials, METRIC, show_progress_bar=False)
-    if not _complete(study):
+    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
         raise RuntimeError(f"no {policy_name} trial completed in study {study_name!r}")
-    best = study.best_params
-    log.info("%s: best %s = %.4f with %s", policy_name, METRIC, study.best_value, best)
-    return best, study
-
-
-def _complete(study: optuna.Study) -> bool:
-    return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    log.info(
+        "%s: best %s %s = %.4f with %s",
+        policy_name,
+        method,
+        METRIC,
+        study.best_value,
+        study.best_params,
+    )
+    return study
 
 
 def tune_policies(
-    simulator: BanditSimulator,
+    logs: pd.DataFrame,
     policy_names: list[str],
+    n_actions: int,
+    feature_columns: list[str],
     n_trials: int,
-    horizon: int,
     storage: str | None,
     study_prefix: str,
     seed: int = 42,
-) -> dict[str, dict]:
-    """Tune every family in ``policy_names``; the best parameters of each.
+    method: str = "replay",
+    n_bootstrap: int = 200,
+    n_replays: int = 1,
+) -> dict[str, optuna.Study]:
+    """Tune every family in ``policy_names`` on ``logs``; one study each.
 
-    Each study is named ``<study_prefix>-<family>`` and resumes when it exists; trials run on
-    the environment seed ``seed`` only, so judge the result on another seed.
+    Each study is named ``<study_prefix>-<family>`` and resumes when it exists.
     """
     return {
         name: tune_policy(
-            simulator,
+            logs,
             name,
+            n_actions,
+            feature_columns,
             n_trials,
-            horizon,
             storage,
             f"{study_prefix}-{name}",
             seed,
-            seeds=(seed,),
-        )[0]
+            method,
+            n_bootstrap,
+            n_replays,
+        )
         for name in policy_names
     }
+
+
+def held_out_versus_truth(
+    simulator: BanditSimulator,
+    studies: dict[str, optuna.Study],
+    held_out: pd.DataFrame,
+    method: str = "replay",
+    n_bootstrap: int = 200,
+    seed: int = 0,
+    n_truth_runs: int = 10,
+    n_replays: int = 1,
+) -> pd.DataFrame:
+    """Each tuned family valued once on held-out logs, beside its true value in the simulator.
+
+    The truth is what the estimate targets: for replay, the mean true value of the arms the
+    policy chooses in an online run as long as its matched rounds (averaged over
+    ``n_truth_runs`` seeds); for an off-policy estimator, the true value of the policy frozen
+    after its warm fit.
+
+    Returns
+    -------
+    DataFrame
+        Indexed by family: ``tuning_value`` (best trial, optimistic), ``estimate, lower, upper,
+        n_matched`` on the held-out logs, ``true_value``, ``error`` (estimate - truth) and
+        ``covers`` (the interval contains the truth).
+    """
+    rows = {}
+    for name, study in studies.items():
+        policy = make_policy(name, simulator.n_actions, random_state=seed, **study.best_params)
+        estimate = logged_value(
+            policy, held_out, simulator.feature_names, method, n_bootstrap, seed, None, n_replays
+        )
+        if method == "replay":
+            horizon = int(round(estimate["n_matched"]))
+            truth = true_adaptive_value(simulator, policy, horizon, seed, n_truth_runs)
+        else:
+            truth = simulator.policy_value(policy.predict_proba(simulator.contexts))
+        rows[name] = {
+            "tuning_value": study.best_value,
+            "estimate": estimate["value"],
+            "lower": estimate["lower"],
+            "upper": estimate["upper"],
+            "n_matched": estimate["n_matched"],
+            "true_value": truth,
+            "error": estimate["value"] - truth,
+            "covers": estimate["lower"] <= truth <= estimate["upper"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def true_adaptive_value(
+    simulator: BanditSimulator, policy: BasePolicy, horizon: int, seed: int = 0, n_runs: int = 5
+) -> float:
+    """Expected mean reward of ``policy`` learning online for ``horizon`` rounds: Monte Carlo over
+    ``n_runs`` runs, each scored by the true value of its chosen arms."""
+    if horizon == 0:
+        return float("nan")
+    values = []
+    for policy_seed, environment_seed in independent_seeds(seed, n_runs):
+        policy.set_params(random_state=policy_seed)
+        values.append(simulator.run(policy, horizon, random_state=environment_seed))
+    return float(np.mean([result.mean_expected_reward for result in values]))
+
+
+def independent_seeds(seed: int, n_runs: int) -> list[tuple[int, int]]:
+    """``(policy seed, environment seed)`` pairs drawn from ``seed``.
+
+    A policy and its environment seeded alike draw the same uniform numbers, so a context-free
+    policy's exploration would be coupled to the environment's context draws and could beat the
+    best single arm; distinct seeds keep them independent.
+    """
+    draws = np.random.default_rng(seed).integers(2**31 - 1, size=(n_runs, 2))
+    return [(int(a), int(b)) for a, b in draws]
+
+
+def online_runs(
+    simulator: BanditSimulator, tuned: dict[str, dict], horizon: int, seed: int
+) -> dict[str, SimulationResult]:
+    """Each family with its tuned parameters, and the uniform policy, online for ``horizon``
+    rounds in the simulator; all face the same users and coin flips (environment seed ``seed``),
+    each policy with its own independent seed."""
+    ((policy_seed, environment_seed),) = independent_seeds(seed, 1)
+    runs = {}
+    for name, params in {**tuned, "uniform": {}}.items():
+        policy = make_policy(name, simulator.n_actions, random_state=policy_seed, **params)
+        runs[name] = simulator.run(policy, horizon, random_state=environment_seed)
+    return runs
