@@ -25,13 +25,13 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import logging
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+from common import add_data_arguments
 
 from workbench import content_based
 from workbench.collaborative import (
@@ -62,12 +62,7 @@ def _movielens_benchmark():
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--mirror",
-        default=os.environ.get("WORKBENCH_DATA_MIRROR", str(ROOT.parent / "shared" / "data")),
-        help="folder laid out like ../shared/data; empty to download from the publisher",
-    )
-    parser.add_argument("--raw-dir", default=str(ROOT / "data" / "raw"))
+    add_data_arguments(parser)
     parser.add_argument("--part", choices=["coldstart", "ml100k", "all"], default="all")
     parser.add_argument("--families", default="popularity,item_knn,ease", help="CF families")
     parser.add_argument("--n-trials", type=int, default=6, help="Optuna trials per model")

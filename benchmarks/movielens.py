@@ -17,13 +17,13 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+from common import add_data_arguments
 
 from workbench.collaborative import comparison_table, prepare_splits, run_family, table_columns
 from workbench.data.catalog import dataset_file
@@ -57,12 +57,7 @@ def load_ratings(mirror: Path | None, raw_dir: Path) -> pd.DataFrame:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--mirror",
-        default=os.environ.get("WORKBENCH_DATA_MIRROR", str(ROOT.parent / "shared" / "data")),
-        help="folder laid out like ../shared/data; empty to download from the publisher",
-    )
-    parser.add_argument("--raw-dir", default=str(ROOT / "data" / "raw"))
+    add_data_arguments(parser)
     parser.add_argument("--families", default=",".join(registry.FAMILIES))
     parser.add_argument(
         "--import",

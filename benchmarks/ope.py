@@ -22,13 +22,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from common import add_data_arguments
 from tqdm.auto import tqdm
 
 from workbench.bandits.environments import replay
@@ -141,11 +141,7 @@ def replay_table(logs: pd.DataFrame, n_shuffles: int, seed: int) -> pd.DataFrame
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--mirror",
-        default=os.environ.get("WORKBENCH_DATA_MIRROR", str(ROOT.parent / "shared" / "data")),
-        help="folder laid out like ../shared/data (default: WORKBENCH_DATA_MIRROR or that)",
-    )
+    add_data_arguments(parser)
     parser.add_argument("--n-runs", type=int, default=30, help="bootstrap resamples")
     parser.add_argument("--campaigns", default="all,men,women")
     parser.add_argument("--seed", type=int, default=12345)
