@@ -36,7 +36,6 @@ from workbench.bandits.ope import all_estimators, empirical_action_dist, fit_rew
 from workbench.bandits.policies import make_policy
 from workbench.data.sources import obd
 
-ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = {
     "dm": 0.157,
     "ips": 0.311,
