@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench.data.contract import EVENTS
+
 CATEGORIES = (
     "fashion",
     "sports",
@@ -213,20 +215,7 @@ def _events(users, items, n_days, origin, rng: np.random.Generator) -> pd.DataFr
     )
     frame = frame.sort_values(["timestamp", "session"], kind="stable").reset_index(drop=True)
     frame["event_id"] = "e" + pd.Series(np.arange(len(frame)), dtype=str).str.zfill(9)
-    columns = [
-        "event_id",
-        "user_id",
-        "item_id",
-        "event_type",
-        "value",
-        "revenue",
-        "timestamp",
-        "session_id",
-        "device",
-        "channel",
-        "country",
-    ]
-    return frame[columns]
+    return frame[list(EVENTS.columns)]
 
 
 def _choose(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
