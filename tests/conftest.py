@@ -42,3 +42,37 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
     yield uri
     while mlflow.active_run() is not None:
         mlflow.end_run()
+
+
+@pytest.fixture
+def run_notebook(tmp_path, tracking_uri, monkeypatch):
+    """Execute a real notebook with papermill in a project rooted at ``tmp_path``.
+
+    Returns a function ``run(name, **parameters) -> dict`` that runs ``notebooks/<name>.ipynb``
+    in smoke mode, with outputs in ``tmp_path / "run"`` and Optuna studies in a SQLite file
+    there, and returns the metrics the notebook recorded (its ``metrics.json``).
+    """
+    import json
+
+    import papermill
+
+    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+
+    def run(name: str, **parameters) -> dict:
+        run_dir = tmp_path / "run"
+        defaults = {
+            "run_dir": str(run_dir),
+            "smoke": True,
+            "optuna_storage": f"sqlite:///{tmp_path / 'optuna.db'}",
+        }
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / f"{name}.ipynb"),
+            str(tmp_path / f"{name}.out.ipynb"),
+            parameters={**defaults, **parameters},
+            kernel_name="python3",
+            cwd=str(tmp_path),
+            progress_bar=False,
+        )
+        return json.loads((run_dir / "metrics.json").read_text())
+
+    return run

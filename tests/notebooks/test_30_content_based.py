@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import mlflow
 import pandas as pd
-import papermill
 import pytest
 
 from workbench.data import store
 from workbench.data.sources import synthetic
-
-ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
@@ -30,23 +24,12 @@ def write_curated(home) -> None:
     )
 
 
-def test_notebook_compares_explains_and_registers(tmp_path, tracking_uri, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+def test_notebook_compares_explains_and_registers(tmp_path, run_notebook):
     write_curated(tmp_path)
-    run_dir = tmp_path / "run"
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "30_content_based.ipynb"),
-        str(tmp_path / "out.ipynb"),
-        parameters={
-            "run_dir": str(run_dir),
-            "smoke": True,
-            "cf_families": ["popularity", "ease"],
-            "optuna_storage": f"sqlite:///{tmp_path / 'optuna.db'}",
-        },
-        cwd=str(tmp_path),
-        progress_bar=False,
+    metrics = run_notebook(
+        "30_content_based",
+        cf_families=["popularity", "ease"],
     )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     for model in ("popularity", "ease", "content", "hybrid", "two_tower"):
         assert 0.0 <= metrics[f"{model}.ndcg_at_10"] <= 1.0
         assert f"{model}.coldstart_ndcg_at_10" in metrics

@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import mlflow
 import pandas as pd
-import papermill
 import pytest
 
 from workbench.data import store
 from workbench.data.sources import synthetic
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 
 
@@ -28,23 +23,12 @@ def write_curated(home) -> None:
     )
 
 
-def test_notebook_tunes_compares_and_registers(tmp_path, tracking_uri, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+def test_notebook_tunes_compares_and_registers(tmp_path, run_notebook):
     write_curated(tmp_path)
-    run_dir = tmp_path / "run"
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "40_collaborative.ipynb"),
-        str(tmp_path / "out.ipynb"),
-        parameters={
-            "run_dir": str(run_dir),
-            "smoke": True,
-            "families": ["popularity", "ease", "als"],
-            "optuna_storage": f"sqlite:///{tmp_path / 'optuna.db'}",
-        },
-        cwd=str(tmp_path),
-        progress_bar=False,
+    metrics = run_notebook(
+        "40_collaborative",
+        families=["popularity", "ease", "als"],
     )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["served_same_lists"] == 1.0
     assert 0.0 < metrics["best.ndcg_at_10"] <= 1.0
     assert {"popularity.ndcg_at_10", "ease.fit_seconds", "als.map"} <= set(metrics)
