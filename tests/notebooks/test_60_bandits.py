@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import mlflow
 import numpy as np
 import pandas as pd
-import papermill
 import pytest
 
 from workbench.data import store
 from workbench.data.sources import synthetic
 
-ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 POLICIES = ["epsilon_greedy", "bernoulli_ts", "linucb"]
 
@@ -39,24 +34,13 @@ def write_curated(home) -> None:
     )
 
 
-def test_notebook_tunes_evaluates_and_registers_the_policy(tmp_path, tracking_uri, monkeypatch):
-    monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
+def test_notebook_tunes_evaluates_and_registers_the_policy(tmp_path, run_notebook):
     write_curated(tmp_path)
-    run_dir = tmp_path / "run"
-    papermill.execute_notebook(
-        str(ROOT / "notebooks" / "60_bandits.ipynb"),
-        str(tmp_path / "out.ipynb"),
-        parameters={
-            "run_dir": str(run_dir),
-            "smoke": True,
-            "policies": POLICIES,
-            "n_bootstrap": 50,
-            "optuna_storage": f"sqlite:///{tmp_path / 'optuna.db'}",
-        },
-        cwd=str(tmp_path),
-        progress_bar=False,
+    metrics = run_notebook(
+        "60_bandits",
+        policies=POLICIES,
+        n_bootstrap=50,
     )
-    metrics = json.loads((run_dir / "metrics.json").read_text())
     assert metrics["valid_probabilities"] == 1.0
     assert 0.0 < metrics["policy_value"] <= metrics["optimal_value"] <= 1.0
     assert {f"{name}.regret" for name in [*POLICIES, "uniform"]} <= set(metrics)

@@ -160,7 +160,7 @@ def consent_flags(
             continue
         latest = latest_consent(consent[consent["purpose"] == purpose])
         granted = pd.Series(latest["granted"].to_numpy(bool), index=latest["user_id"])
-        flags[column] = user_ids.map(granted).fillna(False).astype(bool).to_numpy()
+        flags[column] = user_ids.map(granted).astype("boolean").fillna(False).to_numpy(bool)
     return flags
 
 

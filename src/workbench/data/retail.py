@@ -40,7 +40,7 @@ def invoice_sessions(events: pd.DataFrame) -> pd.DataFrame:
     ``session_id`` is set to the invoice number where missing; ``revenue`` to quantity times
     unit price where missing and both are known (negative for a return).
     """
-    session = events.get("session_id", pd.Series(np.nan, index=events.index))
+    session = events.get("session_id", pd.Series(None, index=events.index, dtype="str"))
     prepared = events.assign(session_id=session.fillna(events["invoice_no"]).astype("str"))
     if "unit_price" in events and "value" in events:
         revenue = events.get("revenue", pd.Series(np.nan, index=events.index)).astype(float)
