@@ -62,3 +62,14 @@ def test_project_paths_derive_from_the_root(tmp_path, monkeypatch):
     assert paths.root == tmp_path.resolve()
     assert paths.curated == tmp_path.resolve() / "data" / "curated"
     assert paths.tracking_uri == f"sqlite:///{tmp_path.resolve()}/experiments/mlflow.db"
+
+
+def test_configuration_names_resolve_under_experiments(monkeypatch):
+    from workbench.cli import resolve_config_path
+
+    monkeypatch.delenv("WORKBENCH_HOME", raising=False)
+    paths = ProjectPaths.discover()
+    expected = paths.experiments / "default.yaml"
+    assert resolve_config_path("default", paths) == expected
+    assert resolve_config_path("default.yaml", paths) == expected
+    assert resolve_config_path(str(expected), paths) == expected

@@ -37,15 +37,21 @@ def _parse_override(text: str) -> tuple[str, object]:
     return key.strip(), yaml.safe_load(value)
 
 
+def resolve_config_path(name: str, paths: ProjectPaths) -> Path:
+    """A configuration file: a path, or a name under ``experiments/`` (``.yaml`` optional)."""
+    for candidate in (Path(name), paths.experiments / name, paths.experiments / f"{name}.yaml"):
+        if candidate.is_file():
+            return candidate
+    return Path(name)  # load_pipeline_config reports it as missing
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a pipeline configuration."""
     from workbench import tracking
     from workbench.pipeline import NotebookFailed, run_pipeline
 
     paths = ProjectPaths.discover()
-    config_path = Path(args.config)
-    if not config_path.is_file() and (paths.experiments / args.config).is_file():
-        config_path = paths.experiments / args.config
+    config_path = resolve_config_path(args.config, paths)
     config = load_pipeline_config(config_path, paths.notebooks)
     overrides = dict(_parse_override(item) for item in args.set or [])
     if "smoke" in overrides:
