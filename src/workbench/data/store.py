@@ -19,6 +19,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from workbench.data.download import sha256_of
+
 MANIFEST = "manifest.json"
 
 
@@ -31,14 +33,6 @@ def table_digest(frame: pd.DataFrame) -> str:
     buffer = io.BytesIO()
     frame.to_parquet(buffer, index=False)
     return hashlib.sha256(buffer.getbuffer()).hexdigest()
-
-
-def _file_digest(path: Path, chunk_size: int = 1 << 22) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def write_tables(folder: Path, tables: dict[str, pd.DataFrame], extra: dict | None = None) -> dict:
@@ -66,7 +60,7 @@ def write_tables(folder: Path, tables: dict[str, pd.DataFrame], extra: dict | No
         for name, frame in tables.items():
             path = staging / f"{name}.parquet"
             frame.to_parquet(path, index=False)
-            entries[name] = {"rows": len(frame), "digest": _file_digest(path)}
+            entries[name] = {"rows": len(frame), "digest": sha256_of(path)}
         combined = hashlib.sha256(
             json.dumps({k: v["digest"] for k, v in sorted(entries.items())}).encode()
         ).hexdigest()
@@ -151,7 +145,7 @@ def write_table(folder: Path, table: str, frame: pd.DataFrame) -> Path:
     finally:
         staging.unlink(missing_ok=True)
     manifest = read_manifest(folder)
-    manifest.setdefault("derived", {})[table] = {"rows": len(frame), "digest": _file_digest(target)}
+    manifest.setdefault("derived", {})[table] = {"rows": len(frame), "digest": sha256_of(target)}
     manifest_staging = folder / f".{MANIFEST}.{uuid.uuid4().hex}.tmp"
     manifest_staging.write_text(json.dumps(manifest, indent=2, default=str) + "\n")
     os.replace(manifest_staging, folder / MANIFEST)

@@ -31,6 +31,15 @@ def _shares(keys: pd.Series, users: pd.Series, prefix: str) -> pd.DataFrame:
     return shares
 
 
+def _time_profile(events: pd.DataFrame, slots: pd.Series, names: list[str]) -> pd.DataFrame:
+    """Share of each user's events in each time slot ``0..len(names)-1``, named ``names``."""
+    profile = pd.crosstab(events["user_id"], slots).reindex(columns=range(len(names)), fill_value=0)
+    profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
+    profile.columns = names
+    profile.index.name = "user_id"
+    return profile
+
+
 def hour_profile(events: pd.DataFrame) -> pd.DataFrame:
     """Share of each user's events in each hour of the day.
 
@@ -38,12 +47,8 @@ def hour_profile(events: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame of shape (n_users, 24), indexed by ``user_id``, columns ``hour_00..hour_23``
     """
-    hours = events["timestamp"].dt.hour
-    profile = pd.crosstab(events["user_id"], hours).reindex(columns=range(24), fill_value=0)
-    profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
-    profile.columns = [f"hour_{hour:02d}" for hour in range(24)]
-    profile.index.name = "user_id"
-    return profile
+    names = [f"hour_{hour:02d}" for hour in range(24)]
+    return _time_profile(events, events["timestamp"].dt.hour, names)
 
 
 def weekday_profile(events: pd.DataFrame) -> pd.DataFrame:
@@ -53,12 +58,8 @@ def weekday_profile(events: pd.DataFrame) -> pd.DataFrame:
     -------
     DataFrame of shape (n_users, 7), indexed by ``user_id``, columns ``weekday_mon..weekday_sun``
     """
-    days = events["timestamp"].dt.day_of_week
-    profile = pd.crosstab(events["user_id"], days).reindex(columns=range(7), fill_value=0)
-    profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
-    profile.columns = [f"weekday_{name}" for name in WEEKDAYS]
-    profile.index.name = "user_id"
-    return profile
+    names = [f"weekday_{name}" for name in WEEKDAYS]
+    return _time_profile(events, events["timestamp"].dt.day_of_week, names)
 
 
 def context(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
