@@ -92,9 +92,17 @@ def common_parameters(config: PipelineConfig, mirror: str | None) -> dict[str, A
 
 
 def resolve_parameters(
-    step: NotebookStep, notebook_path: Path, common: dict[str, Any]
+    step: NotebookStep, declared: dict[str, dict], common: dict[str, Any]
 ) -> dict[str, Any]:
     """The parameters injected into one notebook, checked against those it declares.
+
+    Parameters
+    ----------
+    step : NotebookStep
+    declared : dict
+        The notebook's parameters, as ``papermill.inspect_notebook`` reports them.
+    common : dict
+        Parameters every notebook may declare (``common_parameters``).
 
     Raises
     ------
@@ -102,7 +110,6 @@ def resolve_parameters(
         Naming the notebook and key of a parameter it does not declare, or of a value whose
         type differs from the declared one.
     """
-    declared = papermill.inspect_notebook(str(notebook_path))
     if not declared:
         raise ConfigError(f"{step.notebook}: no cell tagged 'parameters'")
     for key, value in step.parameters.items():
@@ -121,11 +128,8 @@ def _check_type(step: NotebookStep, key: str, value: Any, type_name: str) -> Non
     expected = _TYPES.get(type_name.split("[")[0].strip())
     if expected is None:
         return
-    if isinstance(value, bool) and bool not in expected:
-        ok = False
-    else:
-        ok = isinstance(value, expected)
-    if not ok:
+    is_bool_for_number = isinstance(value, bool) and bool not in expected
+    if is_bool_for_number or not isinstance(value, expected):
         raise ConfigError(
             f"notebooks.{step.name}.parameters.{key}: expected {type_name}, "
             f"got {type(value).__name__} {value!r}"
@@ -154,14 +158,16 @@ def plan(
     common = common_parameters(config, mirror)
     planned = []
     for step in steps:
-        step = _with_overrides(step, overrides or {}, paths)
-        parameters = resolve_parameters(step, paths.notebooks / step.notebook, common)
-        planned.append((step, parameters))
+        declared = papermill.inspect_notebook(str(paths.notebooks / step.notebook))
+        step = _with_overrides(step, overrides or {}, declared)
+        planned.append((step, resolve_parameters(step, declared, common)))
     return planned
 
 
-def _with_overrides(step: NotebookStep, overrides: dict[str, Any], paths) -> NotebookStep:
-    declared = papermill.inspect_notebook(str(paths.notebooks / step.notebook))
+def _with_overrides(
+    step: NotebookStep, overrides: dict[str, Any], declared: dict[str, dict]
+) -> NotebookStep:
+    """``step`` with the command line's overrides for it (``param`` or ``notebook.param``)."""
     extra = {}
     for key, value in overrides.items():
         notebook, _, name = key.rpartition(".")

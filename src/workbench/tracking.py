@@ -23,11 +23,6 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 
 
-def sqlite_uri(db_path: Path) -> str:
-    """``sqlite:///`` URI of an absolute database path."""
-    return f"sqlite:///{Path(db_path).resolve()}"
-
-
 def configure(tracking_uri: str) -> str:
     """Point MLflow at ``tracking_uri`` (registry too) and silence its telemetry."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import mlflow
 import numpy as np
@@ -86,7 +85,7 @@ def optimize(
                 _log_trial(run.info.run_id, trial.params, metrics, state)
 
     study.optimize(tracked, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar)
-    if parent is not None and _has_complete(study):
+    if parent is not None and has_complete(study):
         mlflow.log_metric(f"best_{metric_name}", study.best_value)
         mlflow.log_params({f"best.{study.study_name}.{k}": v for k, v in study.best_params.items()})
     return study
@@ -103,13 +102,9 @@ def _log_trial(run_id: str, params: dict, metrics: dict, state: str) -> None:
     )
 
 
-def _has_complete(study: optuna.Study) -> bool:
+def has_complete(study: optuna.Study) -> bool:
+    """Whether any trial of ``study`` completed."""
     return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-
-
-def best_params(study: optuna.Study, defaults: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The best trial's parameters over ``defaults`` (for fixed, untuned settings)."""
-    return {**(defaults or {}), **study.best_params}
 
 
 class RecommenderObjective:
@@ -193,7 +188,7 @@ def tune_family(
     pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
     study = create_study(f"{study_prefix}-{name}", storage, seed=seed, pruner=pruner)
     if not has_search_space(objective.family):
-        if _has_complete(study):
+        if has_complete(study):
             return study
         n_trials = 1
     if mlflow.active_run() is None:

@@ -110,12 +110,9 @@ def replay_value(
         policy.set_params(random_state=int(policy_seed))
         result = replay(policy, logs["action"], logs["reward"], contexts, logs["propensity"])
         rewards.append(result.rewards)
-    pooled = ReplayResult(
-        float(np.concatenate(rewards).mean()) if sum(map(len, rewards)) else float("nan"),
-        sum(map(len, rewards)),
-        np.empty(0, dtype=int),
-        np.concatenate(rewards),
-    )
+    pooled_rewards = np.concatenate(rewards)
+    mean = float(pooled_rewards.mean()) if len(pooled_rewards) else float("nan")
+    pooled = ReplayResult(mean, len(pooled_rewards), np.empty(0, dtype=int), pooled_rewards)
     lower, upper = pooled.interval(n_bootstrap=n_bootstrap, random_state=random_state)
     n_matched = pooled.n_matched / n_replays
     return {"value": pooled.value, "lower": lower, "upper": upper, "n_matched": n_matched}
@@ -301,7 +298,7 @@ def tune_policy(
         logs, policy_name, n_actions, feature_columns, method, n_bootstrap, seed, n_replays
     )
     tuning.optimize(study, objective, n_trials, METRIC, show_progress_bar=False)
-    if not any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials):
+    if not tuning.has_complete(study):
         raise RuntimeError(f"no {policy_name} trial completed in study {study_name!r}")
     log.info(
         "%s: best %s %s = %.4f with %s",

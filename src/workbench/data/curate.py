@@ -44,7 +44,6 @@ __all__ = [
     "Curation",
     "CurationSettings",
     "ReconciliationError",
-    "check_reconciliation",
     "curate",
 ]
 
@@ -454,8 +453,3 @@ def _merge_audit(merges: pd.DataFrame, key: bytes) -> pd.DataFrame:
     for column in ("user_id", "merged_into"):
         audit[column] = privacy.pseudonymize(audit[column].astype("str"), key)
     return audit.reindex(columns=list(dedup.MERGE_COLUMNS))
-
-
-def check_reconciliation(counts: dict[str, int], table: str = "events") -> None:
-    """Raise unless rows in = curated + quarantined + duplicates for ``table``."""
-    reconcile(counts, table)

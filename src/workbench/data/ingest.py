@@ -17,11 +17,11 @@ import pandas as pd
 
 from workbench.data import incremental
 from workbench.data.curate import Curation, CurationSettings
-from workbench.data.sources import load_source
+from workbench.data.sources import load_source, online_retail
 
 log = logging.getLogger(__name__)
 
-SOURCE_TIMEZONES = {"online-retail": "Europe/London"}
+SOURCE_TIMEZONES = {"online-retail": online_retail.SOURCE_TIMEZONE}  # of naive timestamps
 
 
 @dataclass

@@ -184,12 +184,6 @@ def flag_bad_encoding(verdicts: Verdicts, frame: pd.DataFrame) -> None:
         verdicts.flag(bad.to_numpy(bool), "bad_encoding", column)
 
 
-def flag_missing(verdicts: Verdicts, frame: pd.DataFrame, columns: Iterable[str]) -> None:
-    """Reject rows with no value in a required column."""
-    for column in columns:
-        verdicts.flag(is_missing(frame[column]), "missing_required", column)
-
-
 def flag_unparsed(
     verdicts: Verdicts, raw: pd.Series, parsed: pd.Series, reason: str, column: str
 ) -> None:
