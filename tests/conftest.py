@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,3 +77,24 @@ def run_notebook(tmp_path, tracking_uri, monkeypatch):
         return json.loads((run_dir / "metrics.json").read_text())
 
     return run
+
+
+#: The users column of the synthetic site's planted segments (the right answer of personas).
+TRUTH = "planted_segment"
+
+
+@pytest.fixture(scope="session")
+def planted() -> dict:
+    """Tables of a small synthetic site with four planted segments, and its user features."""
+    from workbench.data.sources import synthetic
+    from workbench.features import build_user_features
+
+    tables = synthetic.generate(n_users=400, n_items=120, n_days=30, seed=7)
+    features = build_user_features(tables["events"], tables["items"], tables["users"])
+    truth = tables["users"].set_index("user_id")[TRUTH].reindex(features.index)
+    return {"tables": tables, "features": features, "truth": truth}
+
+
+@pytest.fixture(scope="session")
+def planted_features(planted) -> pd.DataFrame:
+    return planted["features"]

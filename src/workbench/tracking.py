@@ -1,8 +1,8 @@
-"""MLflow set-up, lineage tags, figures and registry helpers.
+"""MLflow set-up, nested runs, lineage tags and figures.
 
 The tracking URI comes from the caller (the pipeline and CLI read ``MLFLOW_TRACKING_URI``);
-the embedded default is a SQLite store with artifacts in a folder beside it. The registry uses
-aliases (``champion``, ``challenger``), never the deprecated stages.
+the embedded default is a SQLite store with artifacts in a folder beside it. The model
+registry is :mod:`workbench.publish`'s job.
 """
 
 from __future__ import annotations
@@ -12,15 +12,14 @@ import os
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
 from mlflow.tracking import MlflowClient
 
 log = logging.getLogger(__name__)
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 
 
 def configure(tracking_uri: str) -> str:
@@ -47,6 +46,36 @@ def ensure_experiment(name: str, artifact_root: Path | None = None) -> str:
     if artifact_root is not None and mlflow.get_tracking_uri().startswith("sqlite"):
         location = (Path(artifact_root).resolve() / name).as_uri()
     return client.create_experiment(name, artifact_location=location)
+
+
+@contextmanager
+def nested_run(
+    name: str,
+    tags: dict[str, str] | None = None,
+    killed_on: type[BaseException] | tuple[type[BaseException], ...] = (),
+) -> Iterator[mlflow.ActiveRun | None]:
+    """A run named ``name`` nested under the active run, in the same experiment.
+
+    Yields None (and tracks nothing) when no run is active. The run ends FINISHED, KILLED when
+    the block raises one of ``killed_on`` (a pruned trial: stopped early, not broken), and
+    FAILED on any other exception.
+    """
+    parent = mlflow.active_run()
+    if parent is None:
+        yield None
+        return
+    run = mlflow.start_run(
+        run_name=name, nested=True, experiment_id=parent.info.experiment_id, tags=tags
+    )
+    status = "FAILED"
+    try:
+        yield run
+        status = "FINISHED"
+    except killed_on:
+        status = "KILLED"
+        raise
+    finally:
+        mlflow.end_run(status)
 
 
 def git_commit(cwd: Path | None = None) -> str:
@@ -84,54 +113,6 @@ def log_frame(frame, name: str) -> None:
         path = Path(tmp) / f"{name}.csv"
         frame.to_csv(path, index=False)
         mlflow.log_artifact(str(path), artifact_path="tables")
-
-
-def set_alias_if_better(
-    model_name: str,
-    version: str,
-    metric: str,
-    value: float,
-    alias: str = CHAMPION,
-    higher_is_better: bool = True,
-) -> bool:
-    """Gated promotion: give ``version`` the ``alias`` unless the current holder scores better.
-
-    The comparison reads ``metric`` from the tags of the holder's model version (written by
-    ``tag_version_metric``), so both numbers come from the same split and protocol.
-
-    Returns
-    -------
-    bool
-        Whether ``version`` now holds the alias.
-    """
-    client = MlflowClient()
-    tag_version_metric(model_name, version, metric, value)
-    try:
-        holder = client.get_model_version_by_alias(model_name, alias)
-    except mlflow.exceptions.MlflowException:
-        holder = None
-    if holder is not None and holder.version != str(version):
-        current = holder.tags.get(f"metric.{metric}")
-        if current is not None:
-            better = value > float(current) if higher_is_better else value < float(current)
-            if not better:
-                client.set_registered_model_alias(model_name, CHALLENGER, version)
-                log.info(
-                    "%s v%s stays challenger: %s=%.4f vs champion %s",
-                    model_name,
-                    version,
-                    metric,
-                    value,
-                    current,
-                )
-                return False
-    client.set_registered_model_alias(model_name, alias, version)
-    return True
-
-
-def tag_version_metric(model_name: str, version: str, metric: str, value: float) -> None:
-    """Record ``metric`` on a registered model version, for gated promotion."""
-    MlflowClient().set_model_version_tag(model_name, version, f"metric.{metric}", f"{value:.6g}")
 
 
 def log_curated_dataset(name: str, folder: Path, digest: str, run_id: str | None = None) -> None:

@@ -1,46 +1,107 @@
-"""Optuna studies whose trials are nested MLflow runs.
+"""Optuna plumbing shared by every workflow: a budget, study identity, tracked trials.
 
-A study persists in real storage (SQLite by default) and resumes with ``load_if_exists``;
-the sampler is seeded. Each family's search space lives beside its model, as a function
-``suggest(trial) -> dict`` of hyperparameters.
+- :class:`Budget` bundles what every study needs (``n_trials``, ``storage``, ``seed``, ``k``,
+  ``timeout``) plus the *scope* that shapes every objective of a notebook (data set digest,
+  split settings), so workflows pass one typed object instead of six arguments.
+- A study's name is derived from a hash of every setting that shapes its objective
+  (:func:`study_name`): a resumed study never mixes trials scored under other settings.
+- :func:`run_study` runs a seeded study in persistent storage up to ``n_trials`` trials *in
+  total* (a re-run resumes, never grows past the budget); each trial is an MLflow run nested
+  under the active run, named ``trial N``; pruned trials end KILLED, MLflow's status for runs
+  stopped early.
+
+Search spaces live beside their models or policies, as ``suggest(trial) -> dict``; objectives
+live in :mod:`workbench.workflows`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import mlflow
-import numpy as np
 import optuna
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
+from workbench import tracking
+
 log = logging.getLogger(__name__)
+
+#: Trials that count against a study's budget (a failed trial is retried on the next run).
+COUNTED_STATES = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def settings_hash(settings: dict[str, Any], length: int = 12) -> str:
+    """A short, stable hash of JSON-serializable ``settings`` (key order does not matter)."""
+    payload = json.dumps(settings, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:length]
+
+
+def study_name(name: str, settings: dict[str, Any]) -> str:
+    """``<name>-<hash of settings>``: readable in listings, unique per objective."""
+    return f"{name}-{settings_hash({'name': name, **settings})}"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much to tune, where, and under which settings.
+
+    Attributes
+    ----------
+    n_trials : int
+        Trials per study in total (a resumed study runs only the missing ones).
+    storage : str, optional
+        Optuna storage URL (``sqlite:///experiments/optuna.db``); in memory when None.
+    seed : int
+        Seeds the sampler and the estimators.
+    k : int
+        Cut-off of the ranking objective.
+    timeout : float, optional
+        Seconds of tuning per study at most.
+    scope : dict
+        Settings shared by every study of one experiment that shape its objectives (data set
+        digest, split, notebook); part of every study's identity.
+    """
+
+    n_trials: int
+    storage: str | None = None
+    seed: int = 42
+    k: int = 10
+    timeout: float | None = None
+    scope: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.n_trials < 0:
+            raise ValueError(f"n_trials must be >= 0, got {self.n_trials}")
+        if self.k < 1:
+            raise ValueError(f"k must be >= 1, got {self.k}")
+
+    def within(self, **scope) -> Budget:
+        """The same budget with more settings in its scope."""
+        return replace(self, scope={**self.scope, **scope})
+
+    def study_name(self, name: str, **settings) -> str:
+        """The identity of study ``name``: a hash of the scope, ``k``, ``seed`` and ``settings``."""
+        return study_name(name, {"k": self.k, "seed": self.seed, **self.scope, **settings})
 
 
 def create_study(
-    study_name: str,
+    name: str,
     storage: str | None,
     seed: int = 42,
     direction: str = "maximize",
     pruner: optuna.pruners.BasePruner | None = None,
 ) -> optuna.Study:
-    """A seeded TPE study in ``storage`` (resumed when it exists).
-
-    Parameters
-    ----------
-    study_name : str
-    storage : str, optional
-        An Optuna storage URL such as ``sqlite:///experiments/optuna.db``; in memory when None.
-    seed : int
-    direction : {"maximize", "minimize"}
-    pruner : optuna pruner, optional
-    """
+    """A seeded TPE study in ``storage`` (resumed when it exists)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     return optuna.create_study(
-        study_name=study_name,
+        study_name=name,
         storage=storage,
         sampler=optuna.samplers.TPESampler(seed=seed),
         pruner=pruner or optuna.pruners.NopPruner(),
@@ -49,34 +110,69 @@ def create_study(
     )
 
 
-def optimize(
-    study: optuna.Study,
+def n_counted(study: optuna.Study) -> int:
+    """Trials of ``study`` that count against its budget (complete or pruned)."""
+    return len(study.get_trials(deepcopy=False, states=COUNTED_STATES))
+
+
+def has_complete(study: optuna.Study) -> bool:
+    """Whether any trial of ``study`` completed."""
+    return bool(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+
+
+def run_study(
+    name: str,
     objective: Callable[[optuna.Trial], float],
-    n_trials: int,
-    metric_name: str,
-    show_progress_bar: bool = True,
-    timeout: float | None = None,
+    budget: Budget,
+    metric: str,
+    pruner: optuna.pruners.BasePruner | None = None,
+    n_trials: int | None = None,
+    **settings,
 ) -> optuna.Study:
-    """Run ``n_trials`` more trials, each inside a nested MLflow run under the active run.
+    """Run study ``name`` (identity: ``budget.study_name(name, **settings)``) to its budget.
 
-    The nested run records the trial's parameters, ``metric_name`` (its value), its number
-    and state; pruned and failed trials are recorded too. The parent run gets
-    ``best_<metric_name>`` and the best parameters prefixed with ``best.``.
+    Parameters
+    ----------
+    name : str
+        What is tuned (``als``, ``content``, ``epsilon_greedy``, ``personas``).
+    objective : callable
+        ``objective(trial) -> float``, maximized.
+    budget : Budget
+    metric : str
+        Name of the objective's value in each trial's MLflow run (``valid_ndcg_at_10``).
+    pruner : optuna pruner, optional
+    n_trials : int, optional
+        Overrides ``budget.n_trials`` (one trial for a family without hyperparameters).
+    **settings
+        More settings that shape this study's objective, part of its identity.
+
+    Returns
+    -------
+    optuna.Study
     """
-    parent = mlflow.active_run()
+    identity = budget.study_name(name, **settings)
+    study = create_study(identity, budget.storage, budget.seed, pruner=pruner)
+    wanted = budget.n_trials if n_trials is None else n_trials
+    missing = max(0, wanted - n_counted(study))
+    if missing:
+        tracked = _tracked(objective, metric) if mlflow.active_run() is not None else objective
+        study.optimize(tracked, n_trials=missing, timeout=budget.timeout)
+    log.info("%s: %d trials in study %s", name, len(study.trials), study.study_name)
+    return study
 
-    def tracked(trial: optuna.Trial) -> float:
-        tags = {"optuna.study": study.study_name, "optuna.trial": str(trial.number)}
-        with mlflow.start_run(
-            run_name=f"{study.study_name}-trial-{trial.number}",
-            nested=parent is not None,
-            experiment_id=parent.info.experiment_id if parent is not None else None,
-            tags=tags,
+
+def _tracked(objective: Callable[[optuna.Trial], float], metric: str) -> Callable:
+    """``objective`` with each trial inside a nested MLflow run ``trial N``."""
+
+    def run_trial(trial: optuna.Trial) -> float:
+        tags = {"optuna.study": trial.study.study_name, "optuna.trial": str(trial.number)}
+        with tracking.nested_run(
+            f"trial {trial.number}", tags, killed_on=optuna.TrialPruned
         ) as run:
             state, metrics = "FAIL", {}
             try:
                 value = objective(trial)
-                state, metrics = "COMPLETE", {metric_name: value}
+                state, metrics = "COMPLETE", {metric: value}
                 return value
             except optuna.TrialPruned:
                 state = "PRUNED"
@@ -84,11 +180,7 @@ def optimize(
             finally:
                 _log_trial(run.info.run_id, trial.params, metrics, state)
 
-    study.optimize(tracked, n_trials=n_trials, timeout=timeout, show_progress_bar=show_progress_bar)
-    if parent is not None and has_complete(study):
-        mlflow.log_metric(f"best_{metric_name}", study.best_value)
-        mlflow.log_params({f"best.{study.study_name}.{k}": v for k, v in study.best_params.items()})
-    return study
+    return run_trial
 
 
 def _log_trial(run_id: str, params: dict, metrics: dict, state: str) -> None:
@@ -102,103 +194,6 @@ def _log_trial(run_id: str, params: dict, metrics: dict, state: str) -> None:
     )
 
 
-def has_complete(study: optuna.Study) -> bool:
-    """Whether any trial of ``study`` completed."""
-    return any(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
-
-
-class RecommenderObjective:
-    """Optuna objective for one recommender family, holding the matrices loaded once.
-
-    Each trial draws hyperparameters from the family's search space, fits on the fit part of
-    each validation fold and returns the mean ``ndcg@k`` on the folds' validation parts (carved
-    from the training part, never the test split). Iterative models report the first fold's
-    validation score every ``report_every`` epochs, so the study's pruner can stop them early.
-
-    Parameters
-    ----------
-    family : workbench.models.registry.Family
-    folds : list of (csr_matrix, csr_matrix)
-        ``(fit, valid)`` pairs, each of shape (n_users, n_items).
-    k : int
-    seed : int
-        ``random_state`` of seeded families.
-    report_every : int
-        Epochs between intermediate reports of iterative models.
-    """
-
-    def __init__(self, family, folds, k: int = 10, seed: int = 42, report_every: int = 5):
-        self.family = family
-        self.folds = list(folds)
-        self.k = k
-        self.seed = seed
-        self.report_every = report_every
-
-    def score(self, model, fold: int = 0) -> float:
-        """``ndcg@k`` of a model fitted on fold ``fold``'s fit part, on its validation part."""
-        from workbench.evaluation import metrics, recommend_all
-
-        fit, valid = self.folds[fold]
-        return metrics.ndcg_at_k(recommend_all(model, fit, self.k), valid)
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        params = self.family.suggest(trial)
-        scores, start = [], time.perf_counter()
-        for fold, (fit, _) in enumerate(self.folds):
-            model = self.family.make(params, seed=self.seed)
-            iterative = getattr(model, "iterative", False) and fold == 0
-            model.fit(fit, callback=self._reporter(trial) if iterative else None)
-            scores.append(self.score(model, fold))
-        trial.set_user_attr("fit_seconds", (time.perf_counter() - start) / len(self.folds))
-        trial.set_user_attr("fold_scores", scores)
-        return float(np.mean(scores))
-
-    def _reporter(self, trial: optuna.Trial) -> Callable:
-        def report(epoch: int, model) -> None:
-            step = epoch + 1
-            if step % self.report_every:
-                return
-            trial.report(self.score(model), step)
-            if trial.should_prune():
-                raise optuna.TrialPruned(f"pruned at epoch {step}")
-
-        return report
-
-
-def tune_family(
-    name: str,
-    objective: RecommenderObjective,
-    n_trials: int,
-    storage: str | None,
-    study_prefix: str,
-    seed: int = 42,
-    metric_name: str = "valid_ndcg",
-    timeout: float | None = None,
-) -> optuna.Study:
-    """Study ``<study_prefix>-<name>`` of one family, run for ``n_trials`` more trials.
-
-    Trials are nested MLflow runs when a run is active, untracked otherwise. A family without
-    hyperparameters gets one trial in all. The median pruner stops an iterative model whose
-    intermediate validation score falls below the median of earlier trials at the same epoch.
-
-    Returns
-    -------
-    optuna.Study
-    """
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
-    study = create_study(f"{study_prefix}-{name}", storage, seed=seed, pruner=pruner)
-    if not has_search_space(objective.family):
-        if has_complete(study):
-            return study
-        n_trials = 1
-    if mlflow.active_run() is None:
-        study.optimize(objective, n_trials=n_trials, timeout=timeout)
-        return study
-    return optimize(
-        study, objective, n_trials, metric_name, show_progress_bar=False, timeout=timeout
-    )
-
-
-def has_search_space(family) -> bool:
-    """Whether the family's ``suggest`` draws any hyperparameter."""
-    return bool(family.suggest(optuna.create_study().ask()))
+def has_search_space(suggest: Callable) -> bool:
+    """Whether ``suggest(trial)`` draws any hyperparameter."""
+    return bool(suggest(optuna.create_study().ask()))

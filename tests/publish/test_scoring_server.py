@@ -14,10 +14,10 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
-from test_serving import make_service
+from test_recommender import make_service
 
 from workbench import tracking
-from workbench.serving import log_service
+from workbench.publish import publish
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,7 @@ def test_champion_is_served_by_mlflow_models_serve(tracking_uri, tmp_path):
     service = make_service()
     experiment = tracking.ensure_experiment("serving-test", tmp_path / "artifacts")
     with mlflow.start_run(experiment_id=experiment):
-        info = log_service(service, registered_model_name="served-recommender")
-    tracking.set_alias_if_better("served-recommender", info.registered_model_version, "ndcg", 0.3)
+        publish(service, "served-recommender", pd.DataFrame({"user_id": ["user-0"]}), "ndcg", 0.3)
     port = _free_port()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     server = subprocess.Popen(

@@ -1,8 +1,8 @@
 """A fitted bandit policy as an MLflow pyfunc model: context in, action probabilities out.
 
 Served decisions carry their propensities (the probability of the action taken), so that they
-can be evaluated off-policy later. The model is registered as ``<data set>-policy`` and served,
-like the recommender, where the ``workbench`` package is installed.
+can be evaluated off-policy later. Published (:func:`workbench.publish.publish`) as
+``<data set>-policy``; served, like the recommender, where ``workbench`` is installed.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
-from workbench import serving
 from workbench.bandits.base import BasePolicy
+from workbench.publish.registry import pip_requirements
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,31 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
         self.feature_names = list(feature_names)
         self.action_names = list(action_names)
 
+    def example(self) -> pd.DataFrame:
+        """Every one-hot context (one row per feature): a request covering each cell."""
+        n_features = max(len(self.feature_names), 1)
+        return pd.DataFrame(
+            np.eye(n_features)[:, : len(self.feature_names)], columns=self.feature_names
+        )
+
+    def answer(self, example: pd.DataFrame) -> pd.DataFrame:
+        """The in-memory action probabilities for ``example``."""
+        return self.predict(None, example)
+
+    def log(self, registered_model_name: str | None = None, example: pd.DataFrame | None = None):
+        """Log to the active run as ``policy`` (registered when a name is given); ModelInfo."""
+        example = self.example() if example is None else example
+        info = mlflow.pyfunc.log_model(
+            name="policy",
+            python_model=self,
+            pip_requirements=pip_requirements(_REQUIREMENTS),
+            signature=infer_signature(example, self.answer(example)),
+            input_example=example.head(1),
+            registered_model_name=registered_model_name,
+        )
+        log.info("logged %s as %s", type(self.policy).__name__, info.model_uri)
+        return info
+
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """Action probabilities, one row per input row and one column per arm."""
         frame = pd.DataFrame(model_input)
@@ -53,47 +78,3 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
             contexts = np.zeros((len(frame), 1))
         probabilities = self.policy.predict_proba(contexts)
         return pd.DataFrame(probabilities, columns=self.action_names)
-
-
-def log_policy(
-    policy: BasePolicy,
-    feature_names: list[str],
-    action_names: list[str],
-    registered_model_name: str | None = None,
-    name: str = "policy",
-):
-    """Log the policy as a pyfunc model of the active run (and register it when named).
-
-    Parameters
-    ----------
-    policy : BasePolicy
-        Fitted.
-    feature_names, action_names : list of str
-    registered_model_name : str, optional
-        ``<data set>-policy``; a new version is created.
-    name : str
-        The logged model's name.
-
-    Returns
-    -------
-    mlflow.models.model.ModelInfo
-        ``registered_model_version`` holds the new version when registered.
-    """
-    model = PolicyModel(policy, feature_names, action_names)
-    example = pd.DataFrame(np.eye(len(feature_names))[:1], columns=feature_names)
-    signature = infer_signature(example, model.predict(None, example))
-    info = mlflow.pyfunc.log_model(
-        name=name,
-        python_model=model,
-        pip_requirements=serving.pip_requirements(_REQUIREMENTS),
-        signature=signature,
-        input_example=example,
-        registered_model_name=registered_model_name,
-    )
-    log.info(
-        "logged %s as %s (version %s)",
-        type(policy).__name__,
-        info.model_uri,
-        info.registered_model_version,
-    )
-    return info

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from workbench.bandits.policies import make_policy
-from workbench.bandits.serving import PolicyModel, log_policy
+from workbench.publish import PolicyModel, publish
 
 FEATURES = ["cell=a", "cell=b"]
 ACTIONS = ["x", "y", "z"]
@@ -24,9 +24,10 @@ def trained(name: str):
 @pytest.mark.slow
 def test_registered_policy_loads_back_and_returns_distributions(tracking_uri):
     policy = trained("linucb")
+    model = PolicyModel(policy, FEATURES, ACTIONS)
     with mlflow.start_run():
-        info = log_policy(policy, FEATURES, ACTIONS, registered_model_name="test-policy")
-    assert info.registered_model_version == 1
+        published = publish(model, "test-policy", model.example(), "policy_value", 0.5)
+    assert published.version == "1" and published.reproduced
     model = mlflow.pyfunc.load_model("models:/test-policy/1")
     frame = pd.DataFrame(np.eye(2), columns=FEATURES).assign(extra=1.0)
     probabilities = model.predict(frame)

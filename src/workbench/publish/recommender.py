@@ -14,7 +14,6 @@ model's ``default_k`` when absent). Output: one row per input row with ``user_id
 from __future__ import annotations
 
 import logging
-from importlib.metadata import PackageNotFoundError, version
 
 import mlflow
 import numpy as np
@@ -25,6 +24,7 @@ from mlflow.types import ColSpec, Schema
 
 from workbench.data.interactions import IdMap
 from workbench.models.base import Recommender
+from workbench.publish.registry import pip_requirements
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,30 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
             }
         )
 
+    def answer(self, example: pd.DataFrame) -> pd.DataFrame:
+        """The in-memory answer to a request DataFrame (what the registered copy must give)."""
+        return self.predict(None, example)
+
+    def log(self, registered_model_name: str | None = None, example: pd.DataFrame | None = None):
+        """Log to the active run as ``recommender`` (registered when a name is given).
+
+        Returns
+        -------
+        mlflow.models.model.ModelInfo
+        """
+        if example is None:
+            example = pd.DataFrame({"user_id": self.users.ids[:2].astype(str)})
+        inferred = mlflow.models.infer_signature(example, self.answer(example))
+        inputs = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False)])
+        return mlflow.pyfunc.log_model(
+            name="recommender",
+            python_model=self,
+            pip_requirements=pip_requirements(REQUIREMENTS),
+            signature=ModelSignature(inputs=inputs, outputs=inferred.outputs),
+            input_example=example,
+            registered_model_name=registered_model_name,
+        )
+
     def predict(self, context, model_input: pd.DataFrame, params: dict | None = None):
         """Answer a request DataFrame (``user_id``, optional ``k``), row order kept."""
         if "user_id" not in model_input.columns:
@@ -121,42 +145,3 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
         answer["item_ids"] = [ids[:n] for ids, n in zip(answer["item_ids"], ks, strict=True)]
         answer["scores"] = [s[:n] for s, n in zip(answer["scores"], ks, strict=True)]
         return answer
-
-
-def pip_requirements(packages=REQUIREMENTS) -> list[str]:
-    """``name==version`` of the installed ``packages`` (skipping any not installed)."""
-    pins = []
-    for package in packages:
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError:
-            log.warning("%s is not installed; left out of the model's requirements", package)
-    return pins
-
-
-def log_service(
-    service: RecommenderService,
-    name: str = "recommender",
-    registered_model_name: str | None = None,
-    input_example: pd.DataFrame | None = None,
-):
-    """Log ``service`` to the active run (and register it), with explicit requirements.
-
-    Returns
-    -------
-    mlflow.models.model.ModelInfo
-        ``registered_model_version`` is set when ``registered_model_name`` is given.
-    """
-    if input_example is None:
-        input_example = pd.DataFrame({"user_id": service.users.ids[:2].astype(str)})
-    inferred = mlflow.models.infer_signature(input_example, service.predict(None, input_example))
-    inputs = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False)])
-    signature = ModelSignature(inputs=inputs, outputs=inferred.outputs)
-    return mlflow.pyfunc.log_model(
-        name=name,
-        python_model=service,
-        pip_requirements=pip_requirements(),
-        signature=signature,
-        input_example=input_example,
-        registered_model_name=registered_model_name,
-    )

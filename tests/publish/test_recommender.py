@@ -11,7 +11,9 @@ import scipy.sparse as sp
 from workbench import tracking
 from workbench.data.interactions import IdMap
 from workbench.models.ease import EASE
-from workbench.serving import RecommenderService, log_service, pip_requirements
+from workbench.publish import RecommenderService, publish, recommender
+from workbench.publish.gate import promote_if_better
+from workbench.publish.registry import pip_requirements
 
 
 def make_service() -> RecommenderService:
@@ -40,7 +42,7 @@ def test_k_per_request_row():
 
 
 def test_requirements_are_pinned():
-    pins = pip_requirements()
+    pins = pip_requirements(recommender.REQUIREMENTS)
     assert any(pin.startswith("mlflow==") for pin in pins)
     assert all("==" in pin for pin in pins)
 
@@ -51,8 +53,38 @@ def test_registered_champion_serves_the_same_lists(tracking_uri, tmp_path):
     request = pd.DataFrame({"user_id": ["user-0", "user-5", "nobody"], "k": [3, 2, 3]})
     experiment = tracking.ensure_experiment("serving-test", tmp_path / "artifacts")
     with mlflow.start_run(experiment_id=experiment):
-        info = log_service(service, registered_model_name="test-recommender")
-    version = info.registered_model_version
-    assert tracking.set_alias_if_better("test-recommender", version, "ndcg_at_10", 0.4)
+        first = publish(service, "test-recommender", request, "ndcg_at_10", 0.4)
+    assert first.champion and first.reproduced and first.version == "1"
     loaded = mlflow.pyfunc.load_model("models:/test-recommender@champion")
     pd.testing.assert_frame_equal(loaded.predict(request), service.predict(None, request))
+
+
+@pytest.mark.slow
+def test_gate_keeps_the_champion_on_a_tie_and_moves_on_a_clear_win(tracking_uri, tmp_path):
+    service = make_service()
+    request = pd.DataFrame({"user_id": ["user-0", "nobody"]})
+    experiment = tracking.ensure_experiment("gate-test", tmp_path / "artifacts")
+    value = 0.419972123456  # rounding it to 6 digits for the tag once made ties promote
+    with mlflow.start_run(experiment_id=experiment):
+        first = publish(service, "gated", request, "ndcg_at_10", value)
+        tie = publish(service, "gated", request, "ndcg_at_10", value)
+        loss = publish(service, "gated", request, "ndcg_at_10", value - 0.1)
+        win = publish(service, "gated", request, "ndcg_at_10", value + 1e-9)
+    assert [p.champion for p in (first, tie, loss, win)] == [True, False, False, True]
+    client = mlflow.tracking.MlflowClient()
+    assert str(client.get_model_version_by_alias("gated", "champion").version) == win.version
+    assert str(client.get_model_version_by_alias("gated", "challenger").version) == loss.version
+    assert not promote_if_better("gated", tie.version, "ndcg_at_10", value + 1e-9)
+
+
+def test_nothing_is_registered_when_registration_is_off(tracking_uri):
+    published = publish(
+        make_service(),
+        "never",
+        pd.DataFrame({"user_id": ["user-0"]}),
+        "ndcg_at_10",
+        1.0,
+        register=False,
+    )
+    assert published.version is None and not published.champion
+    assert not mlflow.tracking.MlflowClient().search_registered_models()

@@ -6,8 +6,9 @@ import mlflow
 import pytest
 from mlflow.tracking import MlflowClient
 
-from workbench import tracking
-from workbench.segments import personas, registry
+from workbench.publish import CHAMPION, SegmenterModel, publish, segmenter
+from workbench.publish.registry import pip_requirements
+from workbench.segments import personas
 
 
 @pytest.mark.slow
@@ -22,30 +23,35 @@ def test_registered_champion_reproduces_the_assignments(
     tracking_uri, planted_features, groups, params
 ):
     features = planted_features
-    segmenter = personas.make_segmenter(features, groups, params, 0)
-    labels = segmenter.fit(features).predict(features)
+    fitted = personas.make_segmenter(features, groups, params, 0)
+    labels = fitted.fit(features).predict(features)
+    model = SegmenterModel(fitted)
     with mlflow.start_run():
-        version = registry.register_segmenter(segmenter, features, "planted", {"stability": 0.9})
+        first = publish(model, "planted-personas", features, version_metrics={"stability": 0.9})
     client = MlflowClient()
-    champion = client.get_model_version_by_alias("planted-personas", tracking.CHAMPION)
-    assert str(champion.version) == version and champion.tags["metric.stability"] == "0.9"
-    loaded = registry.load_segmenter("planted")
+    champion = client.get_model_version_by_alias("planted-personas", CHAMPION)
+    assert str(champion.version) == first.version and first.champion and first.reproduced
+    assert champion.tags["metric.stability"] == "0.9"
+    loaded = segmenter.load_segmenter("models:/planted-personas@champion")
     assert (loaded.predict(features) == labels).all()
-    # a second registration takes the alias: the champion is always the latest persona table
+    # a second publication takes the alias: the champion is always the latest persona table
     with mlflow.start_run():
-        second = registry.register_segmenter(segmenter, features, "planted")
-    assert str(client.get_model_version_by_alias("planted-personas", "champion").version) == second
+        second = publish(model, "planted-personas", features)
+    assert (
+        str(client.get_model_version_by_alias("planted-personas", CHAMPION).version)
+        == second.version
+    )
 
 
 def test_trusted_types_come_from_known_modules_only(planted_features):
     params = {"algorithm": "dbscan", "eps": 0.5}
-    segmenter = personas.make_segmenter(planted_features, ["rfm"], params, 0).fit(planted_features)
-    trusted = registry.trusted_types(segmenter)
+    fitted = personas.make_segmenter(planted_features, ["rfm"], params, 0).fit(planted_features)
+    trusted = segmenter.trusted_types(fitted)
     assert "sklearn.neighbors._kd_tree.KDTree" in trusted
     assert "workbench.segments.personas.PersonaClusterer" in trusted
-    segmenter.steps.append(("extra", Foreign()))
+    fitted.steps.append(("extra", Foreign()))
     with pytest.raises(TypeError, match="untrusted modules.*Foreign"):
-        registry.trusted_types(segmenter)
+        segmenter.trusted_types(fitted)
 
 
 class Foreign:
@@ -56,6 +62,6 @@ class Foreign:
 
 
 def test_requirements_are_pinned():
-    requirements = registry.pip_requirements()
+    requirements = pip_requirements(segmenter.REQUIREMENTS)
     assert any(r.startswith("scikit-learn==") for r in requirements)
     assert all("==" in r for r in requirements)
