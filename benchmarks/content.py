@@ -33,18 +33,22 @@ from pathlib import Path
 import pandas as pd
 from common import add_data_arguments
 
-from workbench import content_based
-from workbench.collaborative import (
+from workbench.data.coldstart import prepare_cold_start, split_summary
+from workbench.data.interactions import weighted_pairs
+from workbench.data.sources.movielens import load_100k, load_latest_small
+from workbench.data.splits import prepare_splits
+from workbench.evaluation import evaluate
+from workbench.evaluation.early_stopping import EarlyStopping
+from workbench.models import neural
+from workbench.tuning import Budget
+from workbench.workflows import content
+from workbench.workflows.collaborative import compare_families
+from workbench.workflows.results import (
     FamilyResult,
     comparison_table,
-    prepare_splits,
-    run_family,
     select_best,
     table_columns,
 )
-from workbench.data.sources.movielens import load_100k, load_latest_small
-from workbench.evaluation import evaluate
-from workbench.models import content, hybrid, neural, registry
 
 ROOT = Path(__file__).resolve().parents[1]
 COLDSTART_COLUMNS = ["ndcg_at_10", "coldstart_ndcg_at_10", "recall_at_10", "coldstart_recall_at_10"]
@@ -81,45 +85,20 @@ def coldstart(args, storage: str) -> pd.DataFrame:
     """The latest-small cold-start table."""
     mirror = Path(args.mirror) if args.mirror else None
     tables = load_latest_small(Path(args.raw_dir), mirror, with_tmdb=True)
-    pairs = content_based.weighted_pairs(tables["events"], half_life_days=None)
-    data = content_based.prepare_cold_start(
-        pairs, args.cold_fraction, 0.75, args.max_interactions, args.seed
-    )
-    profiles, dense = content_based.item_features(
-        tables["items"], data.matrices.items, 64, args.seed
-    )
-    prefix = f"benchmark-ml-latest-small-cold{args.cold_fraction}-seed{args.seed}"
-    common = (data, args.n_trials, storage, prefix, 10, args.seed)
-    results = [
-        run_family(name, registry.get_family(name), data.matrices, args.n_trials, storage, prefix)
-        for name in args.families.split(",")
-    ]
-    content_based.add_cold_metrics(results, data)
+    pairs = weighted_pairs(tables["events"], half_life_days=None)
+    data = prepare_cold_start(pairs, args.cold_fraction, 0.75, args.max_interactions, args.seed)
+    inputs = content.content_inputs(tables["events"], tables["items"], data, 64, args.seed)
+    scope = {"benchmark": "ml-latest-small", "cold_fraction": args.cold_fraction}
+    budget = Budget(args.n_trials, storage, args.seed, 10, scope=scope)
+    results = compare_families(args.families.split(","), data.matrices, budget)
+    content.add_cold_metrics(results, data)
     best_cf = select_best([r for r in results if r.name != "popularity"] or results)
-    content_result = content_based.tune_scoring(
-        "content", content.ContentRecommender(), content.suggest, *common, item_features=profiles
-    )
-    hybrid_model = content_based.make_hybrid(best_cf, content_result)
-    hybrid_result = content_based.tune_scoring(
-        "hybrid", hybrid_model, hybrid.suggest, *common, item_features=profiles
-    )
-    hybrid_cold = content_based.tune_scoring(
-        "hybrid_coldstart",
-        hybrid_model,
-        hybrid.suggest,
-        *common,
-        coldstart=True,
-        item_features=profiles,
-    )
     base = {"max_epochs": 30, "negatives": "in_batch", "batch_size": 512}
-    two_tower = content_based.tune_two_tower(
-        data, dense, base, args.two_tower_trials, storage, prefix, 10, args.seed
-    )
-    results += [content_result, hybrid_result, hybrid_cold, two_tower]
+    results += content.run_models(inputs, best_cf, budget, base, args.two_tower_trials)
     table = comparison_table(results)
     out = sys.stdout
     out.write("\nMovieLens latest-small + TMDB, cold-start split (10% of movies withheld), k=10\n")
-    out.write(content_based.split_summary(data).to_string() + "\n\n")
+    out.write(split_summary(data).to_string() + "\n\n")
     timing = ["valid_ndcg_at_10", "fit_seconds"]
     out.write(table[COLDSTART_COLUMNS + timing].round(4).to_string() + "\n")
     for result in results:
@@ -127,9 +106,12 @@ def coldstart(args, storage: str) -> pd.DataFrame:
     return table
 
 
-def _probe(data, temperature: float, seed: int) -> neural.TwoTowerRecommender:
+def _probe(data, temperature: float, seed: int) -> EarlyStopping:
+    """Early stopping of the default two-tower model at ``temperature`` on validation."""
+    stopping = EarlyStopping(data.fit, data.valid, k=10)
     model = neural.TwoTowerRecommender(temperature=temperature, random_state=seed)
-    return model.fit(data.fit, valid_user_items=data.valid)
+    model.fit(data.fit, callback=stopping)
+    return stopping
 
 
 def ml100k(args) -> pd.DataFrame:
@@ -138,10 +120,10 @@ def ml100k(args) -> pd.DataFrame:
     events = load_100k(Path(args.raw_dir), mirror)["events"]
     data = prepare_splits(events, "stratified", 0.75, 0.75, args.seed, filter_by="item")
     probes = {t: _probe(data, float(t), args.seed) for t in args.temperatures.split(",")}
-    scores = {t: max(p.history_[neural.VALIDATION_METRIC]) for t, p in probes.items()}
+    scores = {t: p.best_score for t, p in probes.items()}
     chosen = max(scores, key=scores.get)
-    params = {"temperature": float(chosen), "max_epochs": probes[chosen].best_epoch_}
-    final = neural.TwoTowerRecommender(**params, validation_fraction=0.0, random_state=args.seed)
+    params = {"temperature": float(chosen), "max_epochs": probes[chosen].best_epoch}
+    final = neural.TwoTowerRecommender(**params, random_state=args.seed)
     wall, cpu = time.perf_counter(), time.process_time()
     final.fit(data.train)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu

@@ -9,13 +9,12 @@ part and evaluated once on the test part.
 
     .venv/bin/python benchmarks/movielens.py --n-trials 30
     .venv/bin/python benchmarks/movielens.py --families ease,als --n-trials 10
-    .venv/bin/python benchmarks/movielens.py --import workbench.models.neural --families two_tower
+    .venv/bin/python benchmarks/movielens.py --families two_tower
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
 import tempfile
@@ -25,11 +24,14 @@ from pathlib import Path
 import pandas as pd
 from common import add_data_arguments
 
-from workbench.collaborative import comparison_table, prepare_splits, run_family, table_columns
 from workbench.data.catalog import dataset_file
+from workbench.data.splits import prepare_splits
 from workbench.evaluation import ranking_metrics, recommend_all
 from workbench.evaluation.metrics import ndcg_at_k
-from workbench.models import registry
+from workbench.models import catalogue
+from workbench.tuning import Budget
+from workbench.workflows.collaborative import run_family
+from workbench.workflows.results import comparison_table, table_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = pd.DataFrame(
@@ -58,14 +60,8 @@ def load_ratings(mirror: Path | None, raw_dir: Path) -> pd.DataFrame:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
-    parser.add_argument("--families", default=",".join(registry.FAMILIES))
-    parser.add_argument(
-        "--import",
-        dest="imports",
-        action="append",
-        default=[],
-        help="module that registers more families (repeatable)",
-    )
+    collaborative = [n for n, f in catalogue.FAMILIES.items() if not f.needs_item_features]
+    parser.add_argument("--families", default=",".join(collaborative))
     parser.add_argument("--n-trials", type=int, default=30, help="Optuna trials per family")
     parser.add_argument("--timeout", type=float, default=None, help="tuning seconds per family")
     parser.add_argument("--k", type=int, default=10)
@@ -86,29 +82,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    for module in args.imports:
-        importlib.import_module(module)
     ratings = load_ratings(Path(args.mirror) if args.mirror else None, Path(args.raw_dir))
     data = prepare_splits(
         ratings, "stratified", 0.75, args.valid_ratio, args.seed, args.n_folds, filter_by="item"
     )
     with tempfile.TemporaryDirectory() as tmp:
         storage = args.storage or f"sqlite:///{tmp}/optuna.db"
-        prefix = f"benchmark-ml-100k-seed{args.seed}-valid{args.valid_ratio}x{args.n_folds}"
+        scope = {"benchmark": "ml-100k", "valid_ratio": args.valid_ratio}
+        budget = Budget(args.n_trials, storage, args.seed, args.k, args.timeout, scope)
         results = []
         for name in args.families.split(","):
             start = time.perf_counter()
-            result = run_family(
-                name,
-                registry.get_family(name),
-                data,
-                args.n_trials,
-                storage,
-                prefix,
-                k=args.k,
-                seed=args.seed,
-                timeout=args.timeout,
-            )
+            result = run_family(name, data, budget)
             result.metrics["tuning_seconds"] = time.perf_counter() - start
             results.append(result)
     table = comparison_table(results, k=args.k)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.config import ConfigError, ProjectPaths, load_pipeline_config
+from workbench.config import ConfigError, ProjectPaths, load_pipeline_config, pseudonym_key
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -73,3 +73,13 @@ def test_configuration_names_resolve_under_experiments(monkeypatch):
     assert resolve_config_path("default", paths) == expected
     assert resolve_config_path("default.yaml", paths) == expected
     assert resolve_config_path(str(expected), paths) == expected
+
+
+def test_pseudonym_key_from_the_environment_else_the_project_key_file(tmp_path, monkeypatch):
+    paths = ProjectPaths(tmp_path)
+    monkeypatch.setenv("WORKBENCH_PSEUDONYM_KEY", "from-env")
+    assert pseudonym_key(paths) == b"from-env"
+    assert not paths.pseudonym_key_file.exists()
+    monkeypatch.delenv("WORKBENCH_PSEUDONYM_KEY")
+    created = pseudonym_key(paths)
+    assert paths.pseudonym_key_file.is_file() and pseudonym_key(paths) == created

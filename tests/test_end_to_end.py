@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from helpers.pii_scan import scan_folder, scan_mlflow_run
 from mlflow.tracking import MlflowClient
 
-from workbench.data.pii_scan import scan_folder, scan_mlflow_run
 from workbench.data.sources.synthetic import generate
 
 pytestmark = [pytest.mark.notebooks, pytest.mark.slow]

@@ -31,3 +31,22 @@ def test_notebook_declares_the_common_parameters(path):
     for name, spec in declared.items():
         assert spec["inferred_type_name"] != "None", f"{name} has no type annotation"
         assert spec["help"], f"{name} has no trailing comment"
+
+
+MAX_CELL_LINES = 8
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_is_a_short_story_of_library_calls(path):
+    """Code cells (the parameters cell aside) hold at most eight lines, define nothing, and loop
+    over nothing: models, simulations and names are the library's job."""
+    notebook = json.loads(path.read_text())
+    for index, cell in enumerate(notebook["cells"]):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] != "code" or "parameters" in tags:
+            continue
+        lines = [line for line in "".join(cell["source"]).splitlines() if line.strip()]
+        code = [line for line in lines if not line.lstrip().startswith("#")]
+        assert len(code) <= MAX_CELL_LINES, f"cell {index} has {len(code)} lines"
+        for line in code:
+            assert not line.startswith(("def ", "class ", "for ", "while ")), (index, line)

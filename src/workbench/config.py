@@ -1,4 +1,8 @@
-"""Typed configuration: project paths and pipeline YAML files validated before any work runs."""
+"""Typed configuration: project paths and pipeline YAML files validated before any work runs.
+
+Like the CLI and the pipeline, this module may read the environment: ``WORKBENCH_HOME`` (the
+project root) and ``WORKBENCH_PSEUDONYM_KEY`` (``pseudonym_key``).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-SOURCES = ("synthetic", "movielens-100k", "movielens-latest-small", "online-retail", "files")
+from workbench.data.sources import source_names
+
+#: Names a configuration's ``data.source`` may take: the source catalogue's.
+SOURCES = source_names()
+PSEUDONYM_KEY_VARIABLE = "WORKBENCH_PSEUDONYM_KEY"
 
 
 @dataclass(frozen=True)
@@ -65,6 +73,24 @@ class ProjectPaths:
     @property
     def pseudonym_key_file(self) -> Path:
         return self.root / "data" / "secrets" / "pseudonym.key"
+
+
+def pseudonym_key(paths: ProjectPaths) -> bytes:
+    """The pseudonymization key of the project: the same for the notebooks and the CLI.
+
+    Parameters
+    ----------
+    paths : ProjectPaths
+
+    Returns
+    -------
+    bytes
+        ``WORKBENCH_PSEUDONYM_KEY`` when set, else the git-ignored key file
+        (``paths.pseudonym_key_file``), created on first use so pseudonyms stay stable.
+    """
+    from workbench.data import privacy
+
+    return privacy.resolve_key(os.environ.get(PSEUDONYM_KEY_VARIABLE), paths.pseudonym_key_file)
 
 
 class ConfigError(ValueError):

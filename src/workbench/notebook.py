@@ -4,6 +4,11 @@
 arrives as the ``mlflow_run_id`` parameter), or, when the notebook runs on its own in
 JupyterLab, a fresh run in the ``workbench-interactive`` experiment. ``finish`` records the
 notebook's results: metrics to MLflow and ``metrics.json`` in the run folder.
+
+In between, :meth:`NotebookRun.dataset` opens a curated data set and records it as the run's
+input (one way of tagging lineage), :meth:`NotebookRun.sized` applies the smoke sizes (one
+table, :data:`SMOKE_SIZES`, for every notebook) and :meth:`NotebookRun.budget` builds the
+tuning budget whose scope names the notebook and the data set's digest.
 """
 
 from __future__ import annotations
@@ -11,17 +16,35 @@ from __future__ import annotations
 import json
 import logging
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 
-from workbench import tracking
+from workbench import config, tracking, tuning
 from workbench.config import ProjectPaths
+from workbench.data.curated import CuratedDataset
 
 log = logging.getLogger(__name__)
 
 INTERACTIVE_EXPERIMENT = "workbench-interactive"
+
+#: Size knobs of every notebook and their value in smoke mode (tests, quick checks); a knob
+#: whose configured value is already smaller keeps it.
+SMOKE_SIZES = {
+    "n_trials": 2,
+    "horizon": 600,
+    "n_logged": 4000,
+    "two_tower_epochs": 3,
+    "two_tower_trials": 0,
+    "n_users": 300,
+    "n_days": 14,
+}
+#: Notebooks whose smoke size of a knob differs: the persona search needs a trial per
+#: k-means size up to the planted number of personas.
+SMOKE_OVERRIDES = {"20_personas": {"n_trials": 3}}
 
 
 @dataclass
@@ -44,31 +67,85 @@ class NotebookRun:
     run_dir: Path
     paths: ProjectPaths
     run_id: str
+    smoke: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def elapsed(self) -> float:
+        """Seconds since the notebook started."""
+        return time.perf_counter() - self.started
+
+    def sized(self, **values: int) -> dict[str, int]:
+        """``values`` as given, or shrunk to their smoke size when the notebook runs smoke."""
+        if not self.smoke:
+            return dict(values)
+        sizes = {**SMOKE_SIZES, **SMOKE_OVERRIDES.get(self.name, {})}
+        return {key: min(value, sizes.get(key, value)) for key, value in values.items()}
+
+    def dataset(self, name: str) -> CuratedDataset:
+        """Curated data set ``name``, recorded as this run's input at its digest."""
+        dataset = CuratedDataset(name, self.paths.curated / name)
+        tracking.log_curated_dataset(name, dataset.folder, dataset.digest)
+        return dataset
+
+    def budget(
+        self,
+        dataset: CuratedDataset,
+        n_trials: int,
+        seed: int = 42,
+        k: int = 10,
+        storage: str = "",
+        timeout: float = 0.0,
+        **scope,
+    ) -> tuning.Budget:
+        """The tuning budget of this notebook (smoke-sized), in ``storage`` or the project's
+        Optuna store; every study's identity covers the notebook, the data set's digest and
+        ``scope`` (the settings that shape the objectives)."""
+        return tuning.Budget(
+            n_trials=self.sized(n_trials=n_trials)["n_trials"],
+            storage=storage or self.paths.optuna_storage,
+            seed=seed,
+            k=k,
+            timeout=timeout or None,
+            scope={
+                "notebook": self.name,
+                "dataset": dataset.name,
+                "digest": dataset.digest,
+                **scope,
+            },
+        )
 
     def curated_dir(self, dataset: str) -> Path:
         """The curated folder of ``dataset``."""
         return self.paths.curated / dataset
 
-    def log_metrics(self, metrics: dict[str, float], step: int | None = None) -> None:
-        """Log numeric metrics to the run and keep them for ``metrics.json``."""
-        clean = {key: float(value) for key, value in metrics.items()}
+    def log_metrics(self, metrics: dict[str, float | None], step: int | None = None) -> None:
+        """Log numeric metrics to the run and keep them for ``metrics.json`` (None: skipped)."""
+        clean = {key: float(value) for key, value in metrics.items() if value is not None}
         self.metrics.update(clean)
         mlflow.log_metrics(clean, step=step)
 
-    def log_figure(self, figure, name: str):
-        """Save a figure in ``run_dir/plots`` and log it to the run; return it for display."""
+    def set_tags(self, **tags: str) -> None:
+        """Tag the notebook's run (``bandits.context="personas"``)."""
+        mlflow.set_tags(tags)
+
+    def log_figure(self, figure, name: str) -> None:
+        """Save a figure in ``run_dir/plots``, log it to the run and show it once, inline."""
         tracking.log_figure(figure, name, self.run_dir)
-        return figure
+        _show_once(figure)
+
+    def log_figures(self, figures: dict, prefix: str = "") -> None:
+        """``log_figure`` for each ``name: figure``, saved as ``<prefix><name>``."""
+        for name, figure in figures.items():
+            self.log_figure(figure, f"{prefix}{name}")
+
+    def log_table(self, table: pd.DataFrame, name: str, index: str | None = None) -> None:
+        """Log a small table as ``tables/<name>.csv``, with its index as column ``index``."""
+        tracking.log_frame(table.reset_index(names=index) if index else table, name)
 
     def pseudonym_key(self) -> bytes:
-        """The pseudonymization key: ``WORKBENCH_PSEUDONYM_KEY``, else a git-ignored key file
-        (``data/secrets/pseudonym.key``) created on first use, so pseudonyms are stable."""
-        from workbench.data import privacy
-
-        return privacy.resolve_key(
-            os.environ.get("WORKBENCH_PSEUDONYM_KEY"), self.paths.pseudonym_key_file
-        )
+        """The project's pseudonymization key (``workbench.config.pseudonym_key``)."""
+        return config.pseudonym_key(self.paths)
 
     def finish(self, metrics: dict[str, float] | None = None) -> dict[str, float]:
         """Record final metrics (MLflow and ``run_dir/metrics.json``); return all of them."""
@@ -84,6 +161,7 @@ def start(
     name: str,
     mlflow_run_id: str = "",
     run_dir: str = "",
+    smoke: bool = False,
     tracking_uri: str = "",
 ) -> NotebookRun:
     """Open the MLflow run of notebook ``name`` and return its context.
@@ -96,6 +174,8 @@ def start(
         The child run created by the pipeline; empty when run by hand.
     run_dir : str
         Where outputs go; ``experiments/runs/interactive/<name>`` when empty.
+    smoke : bool
+        Shrink every size knob to :data:`SMOKE_SIZES` (see :meth:`NotebookRun.sized`).
     tracking_uri : str
         Overrides ``MLFLOW_TRACKING_URI`` and the embedded default.
     """
@@ -112,4 +192,16 @@ def start(
         mlflow.set_tag("workbench.notebook", name)
     folder = Path(run_dir) if run_dir else paths.runs / "interactive" / name
     folder.mkdir(parents=True, exist_ok=True)
-    return NotebookRun(name=name, run_dir=folder, paths=paths, run_id=run.info.run_id)
+    return NotebookRun(name, folder, paths, run.info.run_id, smoke)
+
+
+def _show_once(figure) -> None:
+    """Display ``figure`` in the running notebook, then close it so the inline backend does
+    not show it a second time (outside IPython it is only closed)."""
+    import matplotlib.pyplot as plt
+    from IPython import get_ipython
+    from IPython.display import display
+
+    if get_ipython() is not None:
+        display(figure)
+    plt.close(figure)

@@ -7,11 +7,13 @@ import pandas as pd
 import pytest
 
 from workbench.bandits.environments import BanditSimulator, replay
+from workbench.bandits.offline import online_runs, split_logs
 from workbench.bandits.policies import make_policy
-from workbench.bandits.search import online_runs, split_logs, tune_policy
 from workbench.bandits.simulation import fit_simulator
 from workbench.data.contract import validate_table
 from workbench.data.sources.synthetic import generate
+from workbench.tuning import Budget
+from workbench.workflows.bandits import tune_policies
 
 
 @pytest.fixture(scope="module")
@@ -136,21 +138,12 @@ def test_logged_tuning_gives_thompson_and_linucb_sublinear_regret_below_epsilon_
     """
     horizon = 4000
     tuning, _ = split_logs(simulator.log(16000, random_state=11))
-    tuned = {
-        name: tune_policy(
-            tuning,
-            name,
-            simulator.n_actions,
-            simulator.feature_names,
-            n_trials=8,
-            storage=None,
-            study_name=f"test-{name}",
-            seed=0,
-            n_bootstrap=20,
-            n_replays=2,
-        ).best_params
-        for name in ("epsilon_greedy", "lin_ts", "linucb")
-    }
+    names = ["epsilon_greedy", "lin_ts", "linucb"]
+    features = simulator.feature_names
+    studies = tune_policies(
+        tuning, names, simulator.n_actions, features, Budget(8, seed=0), n_bootstrap=20, n_replays=2
+    )
+    tuned = {name: study.best_params for name, study in studies.items()}
     judged = [online_runs(simulator, tuned, horizon, seed=seed) for seed in (5, 6, 7)]
     regrets = {name: np.mean([runs[name].regret for runs in judged], axis=0) for name in tuned}
     for name in ("lin_ts", "linucb"):

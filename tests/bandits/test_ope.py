@@ -1,4 +1,8 @@
-"""Off-policy estimators: limits with known answers, and unbiasedness on simulated logs."""
+"""Off-policy estimators on simulated logs: limits, unbiasedness, reward models.
+
+The checks every estimator must pass (on-policy, constant rewards, intervals, input
+validation) are in ``test_estimator_contract.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,11 @@ import pytest
 
 from workbench.bandits.environments import BanditSimulator
 from workbench.bandits.ope import (
-    ESTIMATORS,
     DirectMethod,
     DoublyRobust,
     InverseProbabilityWeighting,
     SelfNormalizedIPW,
     SwitchDR,
-    all_estimators,
     empirical_action_dist,
     fit_reward_model,
 )
@@ -54,15 +56,6 @@ def arrays(simulator, logs, target):
     )
 
 
-def test_on_policy_weights_are_one_and_ips_is_the_mean_reward(simulator):
-    logs = simulator.log(500, logging_policy(simulator), random_state=0)
-    rewards, actions, propensities, _, _ = arrays(simulator, logs, logging_policy(simulator))
-    same = logging_policy(simulator)[logs["cell"].to_numpy()]
-    for estimator in (InverseProbabilityWeighting(), SelfNormalizedIPW()):
-        value = estimator.estimate_policy_value(rewards, actions, propensities, same)
-        assert value == pytest.approx(rewards.mean())
-
-
 def test_dm_with_the_true_reward_function_is_the_true_value_on_the_sample(simulator):
     logs = simulator.log(2000, random_state=1)
     rewards, actions, propensities, target, _ = arrays(
@@ -97,30 +90,6 @@ def test_snips_stays_within_the_reward_range(simulator):
     )
     value = SelfNormalizedIPW().estimate_policy_value(rewards, actions, propensities, target)
     assert rewards.min() <= value <= rewards.max()
-
-
-def test_model_based_estimators_demand_a_reward_model(simulator):
-    logs = simulator.log(50, random_state=4)
-    rewards, actions, propensities, target, _ = arrays(
-        simulator, logs, evaluation_policy(simulator)
-    )
-    with pytest.raises(ValueError, match="estimated_rewards"):
-        DoublyRobust().estimate_policy_value(rewards, actions, propensities, target)
-
-
-def test_interval_brackets_the_point_estimate(simulator):
-    logs = simulator.log(1000, logging_policy(simulator), random_state=5)
-    rewards, actions, propensities, target, contexts = arrays(
-        simulator, logs, evaluation_policy(simulator)
-    )
-    q = fit_reward_model(contexts, actions, rewards, simulator.n_actions, random_state=0)
-    for name, estimator in all_estimators().items():
-        interval = estimator.estimate_interval(
-            rewards, actions, propensities, target, q, n_bootstrap=100, random_state=0
-        )
-        assert interval.lower <= interval.value <= interval.upper, name
-        assert interval.std > 0, name
-    assert set(all_estimators()) == set(ESTIMATORS)
 
 
 @pytest.mark.slow

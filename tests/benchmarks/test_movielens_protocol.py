@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workbench.collaborative import prepare_splits
+from workbench.data.splits import prepare_splits
 from workbench.evaluation import evaluate
 from workbench.models.ease import EASE
 

@@ -8,10 +8,10 @@ import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+from helpers.pii_scan import scan_folder, scan_mlflow_run
 
-from workbench.data import incremental, privacy, report, store
+from workbench.data import incremental, ingest, privacy, report, store
 from workbench.data.curate import CurationSettings, curate
-from workbench.data.pii_scan import scan_folder, scan_mlflow_run
 from workbench.data.quality import REASONS, InputError
 from workbench.data.sources.files import read_file
 from workbench.data.sources.online_retail import to_contract
@@ -165,7 +165,7 @@ def test_corrupted_online_retail_lines_are_quarantined_or_returned(tmp_path, mir
     path = tmp_path / "retail.csv"
     path.write_bytes(b"\n".join(clean + [clean[1]] + extra) + b"\n")  # clean[1] repeated
     events = _retail_events(path)
-    settings = CurationSettings(pseudonym_key=KEY, source_timezone="Europe/London")
+    settings = ingest.default_settings("online-retail", pseudonym_key=KEY)
     curation = curate({"events": events}, settings)
     reasons = assert_every_row_in_one_place(events, curation)
     first_extra = len(clean)  # clean has the header, so its data rows end one before
@@ -190,6 +190,35 @@ def test_corrupted_online_retail_lines_are_quarantined_or_returned(tmp_path, mir
     assert curated["revenue"].iloc[0] == pytest.approx(6 * 2.55)  # quantity x unit price
     assert returned["revenue"] == pytest.approx(-6 * 2.55)
     assert curated["timestamp"].iloc[0] == pd.Timestamp("2010-12-01 08:26", tz="UTC")
+
+
+def _invoice_lines() -> pd.DataFrame:
+    """A purchase and a cancellation with a (wrong) positive quantity, as published."""
+    header = "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country"
+    lines = [
+        "536365,85123A,HEART HOLDER,6,2010-12-01 08:26:00,2.55,17850,United Kingdom",
+        "C536379,85123A,HEART HOLDER,1,2010-12-01 09:41:00,2.55,17850,United Kingdom",
+    ]
+    rows = [line.split(",") for line in lines]
+    return to_contract(pd.DataFrame(rows, columns=header.split(",")))
+
+
+def test_invoice_rules_run_because_the_source_declares_them_not_for_its_columns():
+    events = _invoice_lines()
+    declared = curate(
+        {"events": events}, ingest.default_settings("online-retail", pseudonym_key=KEY)
+    )
+    assert declared.quarantine[["row", "reason", "column"]].values.tolist() == [
+        [1, "out_of_range", "value"]  # a cancellation must have a negative quantity
+    ]
+    purchase = declared.tables["events"].iloc[0]
+    assert purchase["session_id"] == "536365" and purchase["revenue"] == pytest.approx(6 * 2.55)
+    assert (declared.counts["invoices_raw"], declared.counts["countries_raw"]) == (2, 1)
+
+    plain = curate({"events": events}, CurationSettings(pseudonym_key=KEY))  # no source rules
+    assert "invoices_raw" not in plain.counts
+    assert "out_of_range" not in set(plain.quarantine["reason"])
+    assert plain.tables["events"]["revenue"].isna().all()
 
 
 def test_whole_input_problems_stop_the_run_naming_file_and_column(tmp_path):

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from helpers.pii_scan import scan_folder
 
 from workbench.data import privacy, store
-from workbench.data.pii_scan import scan_folder
 
 
 def test_pseudonyms_are_stable_for_a_key_and_differ_across_keys():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from workbench.data import report, retail
-from workbench.data.curate import CurationSettings, curate
+from workbench.data import ingest, report, retail
+from workbench.data.curate import curate
 from workbench.data.sources import load_source
 
 
@@ -32,7 +32,8 @@ def test_a_return_links_to_the_latest_earlier_purchase_of_user_and_item():
 @pytest.mark.mirror
 def test_online_retail_end_to_end_matches_the_published_figures(tmp_path, mirror):
     raw = load_source("online-retail", tmp_path, mirror)
-    settings = CurationSettings(pseudonym_key=b"k", source_timezone="Europe/London")
+    settings = ingest.default_settings("online-retail", pseudonym_key=b"k")
+    assert settings.source_timezone == "Europe/London"
     curation = curate(raw, settings)
     figures = retail.published_figures(curation)
     assert figures["matches"].all(), figures

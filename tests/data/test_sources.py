@@ -4,9 +4,36 @@ from __future__ import annotations
 
 import pytest
 
+from workbench import config
+from workbench.data import ingest, retail
 from workbench.data.contract import validate_table
-from workbench.data.sources import load_source
+from workbench.data.sources import CATALOGUE, get_loader, get_source, load_source, online_retail
 from workbench.data.sources.synthetic import generate
+
+
+def test_the_catalogue_is_the_one_list_of_sources():
+    names = tuple(source.name for source in CATALOGUE)
+    assert names == config.SOURCES
+    assert set(names) == {
+        "synthetic",
+        "movielens-100k",
+        "movielens-latest-small",
+        "online-retail",
+        "files",
+    }
+    assert get_loader("online-retail") is online_retail.load
+    with pytest.raises(ValueError, match="unknown source 'myspace'"):
+        get_source("myspace")
+
+
+def test_default_settings_come_from_the_source_declaration():
+    settings = ingest.default_settings("online-retail", pseudonym_key=b"k")
+    assert settings.source_timezone == "Europe/London" and settings.pseudonym_key == b"k"
+    assert settings.source_rules.prepare_events is retail.invoice_lines
+    assert settings.source_rules.raw_counts is retail.raw_figures
+    assert ingest.default_settings("online-retail", "UTC").source_timezone == "UTC"
+    plain = ingest.default_settings("movielens-100k")
+    assert (plain.source_timezone, plain.source_rules) == ("UTC", None)
 
 
 def test_synthetic_is_reproducible_and_valid():

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from workbench.data.sources import synthetic
-from workbench.features import build_user_features, is_known_feature
+from workbench.features import build_user_features, feature_columns, is_known_feature
 from workbench.features.affinity import category_affinity
 from workbench.features.context import context, slug
 from workbench.features.popularity import item_popularity
@@ -86,6 +86,22 @@ def test_build_user_features_on_synthetic_data(tables):
     assert np.allclose(affinity.sum(axis=1), 1.0)
     assert "planted_segment" not in features  # the truth never leaks into features
     assert all(is_known_feature(column) for column in features.columns)
+
+
+def test_known_features_are_derived_from_what_build_user_features_produces():
+    fixed = {
+        "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_score",
+        "n_events", "n_sessions", "events_per_session", "days_active", "tenure_days",
+        "active_day_share", "days_since_last_event", "abandoned_carts", "weekend_share",
+        "top_month_share", "main_device", "main_channel", "top_category", "age", "age_band",
+        "gender", "occupation", "country", "account_age_days",
+    }  # fmt: skip
+    families = ("n_", "daypart_", "device_", "channel_", "affinity_")
+    columns = feature_columns()
+    assert fixed <= columns
+    assert all(column in fixed or column.startswith(families) for column in columns)
+    assert all(is_known_feature(name) for name in ("n_rating", "affinity_drama", "device_tv"))
+    assert not any(is_known_feature(name) for name in ("planted_segment", "zip", "user_id"))
 
 
 def test_sources_without_prices_get_the_parts_that_apply(tables):

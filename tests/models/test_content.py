@@ -6,8 +6,9 @@ import pytest
 import scipy.sparse as sp
 from sklearn.base import clone
 
+from workbench.data.interactions import interaction_weights
 from workbench.features.text import build_item_profiles
-from workbench.models.content import ContentRecommender, interaction_weights
+from workbench.models.content import ContentRecommender
 
 
 @pytest.fixture

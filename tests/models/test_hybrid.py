@@ -7,7 +7,8 @@ from sklearn.base import clone
 
 from workbench.features.text import build_item_profiles
 from workbench.models.content import ContentRecommender
-from workbench.models.hybrid import HybridRecommender, standardize_rows
+from workbench.models.hybrid import HybridRecommender, rank_rows, standardize_rows
+from workbench.models.neighbors import ItemKNN
 from workbench.models.popularity import Popularity
 
 
@@ -50,3 +51,37 @@ def test_clone_set_params_without_refit_and_standardize():
     rows = standardize_rows(np.array([[1.0, 2.0, 3.0], [5.0, 5.0, 5.0]]))
     np.testing.assert_allclose(rows.mean(axis=1), 0.0, atol=1e-12)
     np.testing.assert_allclose(rows[1], 0.0)
+
+
+class Spy(Popularity):
+    """Popularity that records the side data and callback its ``fit`` received."""
+
+    def _fit(self, user_items, item_features, user_features, callback):
+        super()._fit(user_items, item_features, user_features, callback)
+        self.received_ = (item_features, user_features, callback)
+
+
+def test_side_data_goes_to_both_components_and_the_callback_to_the_collaborative_one():
+    user_items, profiles = _data()
+    users = np.ones((4, 2), dtype=np.float32)
+
+    def callback(epoch, model):
+        pass
+
+    model = HybridRecommender(Spy(), Spy(), normalization="rank")
+    model.fit(user_items, item_features=profiles, user_features=users, callback=callback)
+    assert model.collaborative_.received_ == (profiles, users, callback)
+    assert model.content_.received_ == (profiles, users, None)
+    alpha = model.collaborative_share()[None, :]
+    expected = alpha * rank_rows(model.collaborative_.score([0, 1], user_items)) + (
+        1 - alpha
+    ) * rank_rows(model.content_.score([0, 1], user_items))
+    np.testing.assert_allclose(model.score([0, 1], user_items), expected)
+
+
+def test_default_components_are_item_knn_and_content():
+    user_items, profiles = _data()
+    model = HybridRecommender().fit(user_items, item_features=profiles)
+    assert isinstance(model.collaborative_, ItemKNN)
+    assert isinstance(model.content_, ContentRecommender)
+    assert model.collaborative is None and model.content is None  # parameters untouched

@@ -1,13 +1,16 @@
-"""Two-tower model on the recommender contract, on a tiny block matrix (few epochs)."""
+"""Two-tower model specifics on a tiny block matrix (the contract suite covers the rest)."""
 
 import pickle
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.base import clone
+
+from workbench.evaluation.early_stopping import EarlyStopping
 
 neural = pytest.importorskip("workbench.models.neural")
+
+pytestmark = pytest.mark.slow  # TensorFlow: seconds to import, seconds per fit
 
 
 @pytest.fixture(scope="module")
@@ -20,57 +23,73 @@ def user_items() -> sp.csr_matrix:
     return sp.csr_matrix(dense)  # item 12 is never consumed
 
 
+@pytest.fixture(scope="module")
+def item_features() -> np.ndarray:
+    features = np.zeros((13, 2), dtype=np.float32)
+    features[:6, 0] = features[6:, 1] = 1.0
+    features[12, 0] = 1.0  # the unconsumed item looks like the first block
+    return features
+
+
 def _model(**params):
     settings = dict(
-        embedding_dim=8,
-        max_epochs=25,
-        batch_size=32,
-        learning_rate=0.05,
-        temperature=0.2,
-        validation_fraction=0.0,
-        random_state=0,
+        embedding_dim=8, max_epochs=25, batch_size=32, learning_rate=0.05, random_state=0
     )
     return neural.TwoTowerRecommender(**{**settings, **params})
 
 
-def test_contract_shapes_seen_filtered_and_blocks(user_items):
-    model = _model().fit(user_items)
-    items, scores = model.recommend(np.arange(24), user_items, k=3)
-    assert items.shape == scores.shape == (24, 3)
-    seen = user_items.toarray().astype(bool)
-    assert not seen[np.arange(24)[:, None], items].any()
-    single, _ = model.recommend(0, user_items, k=1)
-    assert single.shape == (1,)
-    assert single[0] == 0  # the one in-block item user 0 has not seen
-    assert model.recommend(20, user_items, k=1)[0][0] == 8
-    assert model.similar_items(0, k=4)[0].max() < 6
-    assert model.user_vectors_.shape == (24, 8) and model.item_vectors_.shape == (13, 8)
+@pytest.fixture(scope="module")
+def fitted(user_items):
+    return _model().fit(user_items)
 
 
-def test_clone_seeded_and_picklable(user_items):
-    model = _model(max_epochs=3)
-    assert clone(model).get_params() == model.get_params()
-    first = model.fit(user_items).item_vectors_.copy()
-    again = clone(model).fit(user_items).item_vectors_
-    np.testing.assert_allclose(first, again, atol=1e-5)
-    restored = pickle.loads(pickle.dumps(model))
+def test_blocks_vectors_and_history(fitted, user_items):
+    assert fitted.recommend(0, user_items, k=1)[0][0] == 0  # user 0's missing in-block item
+    assert fitted.recommend(20, user_items, k=1)[0][0] == 8
+    assert fitted.similar_items(0, k=4)[0].max() < 6
+    assert fitted.user_vectors_.shape == (24, 8) and fitted.item_vectors_.shape == (13, 8)
+    np.testing.assert_allclose(np.linalg.norm(fitted.user_vectors_, axis=1), 1.0, rtol=1e-5)
+    assert fitted.n_epochs_ == 25 and len(fitted.history_["loss"]) == 25
+    assert fitted.history_["loss"][-1] < fitted.history_["loss"][0]
+
+
+def test_picklable_without_tensorflow_objects(fitted, user_items):
+    restored = pickle.loads(pickle.dumps(fitted))
     np.testing.assert_array_equal(
-        restored.recommend(1, user_items)[0], model.recommend(1, user_items)[0]
+        restored.recommend(np.arange(24), user_items)[0],
+        fitted.recommend(np.arange(24), user_items)[0],
     )
+    kinds = {type(value).__module__.split(".")[0] for value in vars(fitted).values()}
+    assert kinds <= {"numpy", "builtins"}  # no Keras objects left on the model
 
 
-def test_early_stopping_in_batch_features_and_callback(user_items):
-    features = np.zeros((13, 2), dtype=np.float32)
-    features[:6, 0] = features[6:, 1] = 1.0
-    features[12, 0] = 1.0  # the unconsumed item looks like the first block
-    epochs = []
-    model = _model(
-        negatives="in_batch", validation_fraction=0.2, max_epochs=4, patience=1, batch_size=16
-    ).fit(user_items, item_features=features, callback=lambda epoch, m: epochs.append(epoch))
-    assert epochs[0] == 0 and len(model.history_["val_ndcg_at_10"]) == len(epochs)
-    assert 1 <= model.best_epoch_ <= 4
+def test_in_batch_features_place_the_cold_item_and_early_stopping_ends_training(
+    user_items, item_features
+):
+    rng = np.random.default_rng(0)
+    coo = user_items.tocoo()
+    held = rng.random(coo.nnz) < 0.2
+
+    def part(mask):
+        return sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), user_items.shape)
+
+    fit_part, valid = part(~held), part(held)
+    stopping = EarlyStopping(fit_part, valid, k=3, patience=1, min_delta=1.0)  # no gain counts
+    model = _model(negatives="in_batch", max_epochs=6, batch_size=16)
+    model.fit(fit_part, item_features=item_features, callback=stopping)
+    assert model.n_epochs_ == len(stopping.history) == 2  # the first epoch, then one flat one
+    assert stopping.best_epoch in (1, 2)
     assert np.abs(model.item_vectors_[12]).sum() > 0  # features alone place the cold item
-    with pytest.raises(ValueError, match="negatives"):
-        _model(negatives="sampled").fit(user_items)
+    assert model.item_support_[12] == 0
+
+
+def test_refuses_bad_settings(user_items, item_features):
+    for params, message in (
+        ({"negatives": "sampled"}, "negatives"),
+        ({"id_dropout": 1.0}, "id_dropout"),
+        ({"max_epochs": 0}, "max_epochs"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            _model(**params).fit(user_items)
     with pytest.raises(ValueError, match="item_features"):
-        _model().fit(user_items, item_features=features[:5])
+        _model().fit(user_items, item_features=item_features[:5])

@@ -1,16 +1,13 @@
-"""Model selection: internal scores, bootstrap stability, the objective and the search."""
+"""Model selection: internal scores, bootstrap stability and the choice of a partition."""
 
 from __future__ import annotations
 
 import numpy as np
-import optuna
 import pandas as pd
 import pytest
 from sklearn.datasets import make_blobs
-from sklearn.metrics import adjusted_rand_score
 
-from workbench import tuning
-from workbench.segments import personas, selection
+from workbench.segments import selection
 from workbench.segments.personas import PersonaClusterer
 
 
@@ -87,53 +84,3 @@ def test_chosen_params_drop_other_algorithms_parameters():
     params = selection.chosen_params(row)
     assert params == {"algorithm": "hdbscan", "min_samples": 5, "min_cluster_size": 12}
     PersonaClusterer(**params)  # valid keyword arguments
-
-
-@pytest.mark.slow
-def test_search_recovers_the_planted_groups(planted):
-    """A seeded search over every algorithm picks personas that match the planted truth."""
-    features = planted["features"]
-    columns = personas.persona_columns(list(features.columns), ["rfm", "context", "affinity"])
-    X = personas.make_preprocessor(columns).fit_transform(features)
-    objective = selection.PersonaObjective(X, n_personas=(3, 6), n_bootstrap=3, random_state=0)
-    study = tuning.create_study("planted", storage=None, seed=0)
-    selection.seed_study(study, list(objective.algorithms), (3, 6))
-    tuning.optimize(study, objective, 8, selection.METRIC, show_progress_bar=False)
-    trials = selection.trials_table(study)
-    assert {"silhouette", "davies_bouldin", "calinski_harabasz", "stability"} <= set(trials)
-    chosen = selection.choose_trial(trials)
-    labels = PersonaClusterer(**selection.chosen_params(chosen), random_state=0).fit(X).labels_
-    assert adjusted_rand_score(planted["truth"], labels) >= 0.9
-
-
-def test_seed_study_queues_a_kmeans_sweep_once():
-    study = optuna.create_study()
-    selection.seed_study(study, ["kmeans", "gmm"], (3, 5))
-    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
-    queued = [t.system_attrs["fixed_params"] for t in waiting]
-    assert queued == [{"algorithm": "kmeans", "n_clusters": k} for k in (3, 4, 5)]
-    selection.seed_study(study, ["gmm"], (3, 5))  # no k-means searched: nothing queued
-    assert len(study.trials) == 3
-
-
-def test_a_repeated_configuration_reuses_its_scores(blobs, monkeypatch):
-    X, _ = blobs
-    calls = []
-    evaluate = selection.evaluate_params
-    monkeypatch.setattr(
-        selection, "evaluate_params", lambda *args: calls.append(args) or evaluate(*args)
-    )
-    objective = selection.PersonaObjective(X, algorithms=("kmeans",), n_personas=(4, 4))
-    study = optuna.create_study(direction="maximize")
-    study.optimize(objective, n_trials=3)
-    assert len(calls) == 1  # one configuration in the space: fitted once
-    assert len({t.value for t in study.trials}) == 1
-    assert study.trials[0].user_attrs == study.trials[2].user_attrs
-
-
-def test_study_name_changes_with_anything_that_shapes_the_scores():
-    settings = {"groups": ["rfm"], "range": (3, 8), "stability": 0.8}
-    name = selection.study_name("20_personas-x", settings)
-    assert name.startswith("20_personas-x-")
-    assert selection.study_name("20_personas-x", dict(settings)) == name
-    assert selection.study_name("20_personas-x", {**settings, "stability": 0.9}) != name

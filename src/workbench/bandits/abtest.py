@@ -194,3 +194,48 @@ def ab_versus_bandit(
         "ab_test": ab_test_run(simulator, horizon, test_rounds, seed),
         "bandit": simulator.run(policy, horizon, seed),
     }
+
+
+def simulate_ab_design(
+    simulator: BanditSimulator,
+    policy: BasePolicy,
+    value_b: float,
+    lift: float = 0.1,
+    power: float = 0.8,
+    horizon: int = 5000,
+    random_state: int = 0,
+) -> tuple[dict[str, float], dict[str, SimulationResult]]:
+    """Design an A/B test of ``policy`` against the best single arm, and simulate it.
+
+    Arm A is the best single arm (its value in the simulator); B is ``policy``, worth
+    ``value_b``. The test is sized to detect a relative ``lift`` with ``power``; both arms'
+    conversions are drawn at that size and analysed by the z-test and the Beta-Binomial
+    comparison. Then the A/B test (uniform for half of ``horizon``, then the winner) and the
+    bandit are run on the same draws, for their regret.
+
+    Returns
+    -------
+    summary : dict
+        ``value_a, value_b, n_per_arm, z_p_value, prob_b_better, ab_regret, bandit_regret``.
+    runs : dict of str to SimulationResult
+        ``ab_test`` and ``bandit``.
+    """
+    value_a = float((simulator.weights @ simulator.true_means).max())
+    n_per_arm = sample_size_per_arm(value_a, lift, power=power)
+    rng = np.random.default_rng(random_state)
+    wins_a, wins_b = rng.binomial(n_per_arm, value_a), rng.binomial(n_per_arm, value_b)
+    ztest = two_proportion_ztest(wins_a, n_per_arm, wins_b, n_per_arm)
+    bayes = beta_binomial_comparison(
+        wins_a, n_per_arm, wins_b, n_per_arm, random_state=random_state
+    )
+    runs = ab_versus_bandit(simulator, policy, horizon, horizon // 2, random_state=random_state + 3)
+    summary = {
+        "value_a": value_a,
+        "value_b": float(value_b),
+        "n_per_arm": float(n_per_arm),
+        "z_p_value": ztest.p_value,
+        "prob_b_better": bayes.prob_b_better,
+        "ab_regret": float(runs["ab_test"].regret[-1]),
+        "bandit_regret": float(runs["bandit"].regret[-1]),
+    }
+    return summary, runs

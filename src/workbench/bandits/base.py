@@ -51,6 +51,12 @@ def argmax_distribution(scores: np.ndarray) -> np.ndarray:
     return best / best.sum(axis=-1, keepdims=True)
 
 
+def is_distribution(probabilities, atol: float = 1e-8) -> bool:
+    """Whether every row of ``probabilities`` (n_rows, n_actions) is non-negative and sums to 1."""
+    values = np.asarray(probabilities, dtype=float)
+    return bool((values >= 0).all() and np.allclose(values.sum(axis=1), 1.0, atol=atol))
+
+
 class BasePolicy(BaseEstimator):
     """The shared mechanics: state reset, decisions, warm start. Subclasses define the model.
 

@@ -106,8 +106,16 @@ class BaseOffPolicyEstimator(BaseEstimator):
         propensities = np.asarray(propensities, dtype=float)
         action_dist = np.asarray(action_dist, dtype=float)
         n = len(rewards)
+        if action_dist.ndim != 2:
+            raise ValueError(
+                f"action_dist must be 2-D (n_rounds, n_actions), got {action_dist.shape}"
+            )
         if len(actions) != n or len(propensities) != n or action_dist.shape[0] != n:
             raise ValueError("rewards, actions, propensities and action_dist need equal rows")
+        if n and (actions.min() < 0 or actions.max() >= action_dist.shape[1]):
+            raise ValueError(
+                f"actions must be in [0, {action_dist.shape[1]}), the columns of action_dist"
+            )
         if (propensities <= 0).any():
             raise ValueError("propensities must be positive")
         if self.needs_reward_model:

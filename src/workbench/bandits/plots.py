@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg", force=False)
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from workbench.bandits.environments import SimulationResult  # noqa: E402
+from workbench.bandits.environments import SimulationResult
 
 
 def plot_cumulative(results: dict[str, SimulationResult]):
@@ -89,7 +85,7 @@ def plot_estimates_against_truth(table: pd.DataFrame, title: str = ""):
     ----------
     table : DataFrame
         Indexed by policy, with columns ``estimate``, ``lower``, ``upper`` and ``true_value``
-        (as :func:`workbench.bandits.search.held_out_versus_truth` returns).
+        (as :func:`workbench.workflows.bandits.held_out_versus_truth` returns).
     """
     figure, axis = plt.subplots(figsize=(7, 0.5 * len(table) + 1.5))
     positions = np.arange(len(table))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
-from workbench.config import ProjectPaths
+from workbench.config import ProjectPaths, pseudonym_key
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -31,8 +30,9 @@ def cmd_forget(args: argparse.Namespace) -> int:
     from workbench.data import privacy
 
     paths = ProjectPaths.discover()
-    key = privacy.resolve_key(os.environ.get("WORKBENCH_PSEUDONYM_KEY"), paths.pseudonym_key_file)
-    summary = privacy.forget_command(args.user, paths.curated, key, args.dataset or None)
+    summary = privacy.forget_command(
+        args.user, paths.curated, pseudonym_key(paths), args.dataset or None
+    )
     if not summary:
         print(f"no curated data sets under {paths.curated}")
         return 1

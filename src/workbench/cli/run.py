@@ -1,12 +1,8 @@
-"""``workbench``: run pipelines, open JupyterLab and the MLflow UI, manage curated data.
-
-This module and the pipeline are the only places that read the environment and paths.
-"""
+"""``workbench run``, ``ui`` and ``lab``: run pipelines, open the MLflow UI and JupyterLab."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import subprocess
 import sys
@@ -15,8 +11,6 @@ from pathlib import Path
 import yaml
 
 from workbench.config import ConfigError, ProjectPaths, load_pipeline_config
-
-log = logging.getLogger("workbench")
 
 
 def _tracking_uri(paths: ProjectPaths) -> str:
@@ -115,12 +109,8 @@ def cmd_lab(args: argparse.Namespace) -> int:
     return subprocess.call(command)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The command-line interface."""
-    parser = argparse.ArgumentParser(prog="workbench", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    commands = parser.add_subparsers(dest="command", required=True)
-
+def add_commands(commands) -> None:
+    """Register ``run``, ``ui`` and ``lab`` on the CLI's sub-parser set."""
     run = commands.add_parser("run", help="run a pipeline configuration (experiments/*.yaml)")
     run.add_argument("config", help="a YAML file, or its name under experiments/")
     run.add_argument(
@@ -145,29 +135,3 @@ def build_parser() -> argparse.ArgumentParser:
     lab = commands.add_parser("lab", help="open JupyterLab on the workbench kernel")
     lab.add_argument("--port", type=int, default=8888)
     lab.set_defaults(handler=cmd_lab)
-
-    from workbench import cli_data
-
-    cli_data.add_commands(commands)
-    return parser
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``workbench`` command."""
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
-    for noisy in ("alembic", "mlflow", "papermill", "traitlets", "urllib3"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        return args.handler(args)
-    except ConfigError as error:
-        print(f"workbench: configuration error: {error}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

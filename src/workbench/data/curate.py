@@ -5,16 +5,18 @@ at fault, or dropped as a duplicate of a kept row. ``Curation.counts`` reconcile
 table and ``curate`` raises if they do not add up.
 
 The steps, each a function of its own module: whole-input checks and row validation
-(``quality``), standardization (``standardize``), retail rules (``retail``), exact and fuzzy
-deduplication (``dedup``), consent, pseudonymization, allow-listed columns and redaction
-(``privacy``). Only pseudonymized user ids leave this function: in the tables, the
-quarantine records and the audit of merged users.
+(``quality``), standardization (``standardize``), the rules the source declares
+(``CurationSettings.source_rules``, such as ``retail.invoice_lines``), links from returns to
+purchases (``retail``), exact and fuzzy deduplication (``dedup``), consent, pseudonymization,
+allow-listed columns and redaction (``privacy``). Only pseudonymized user ids leave this
+function: in the tables, the quarantine records and the audit of merged users.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +38,9 @@ from workbench.data.quality import (
     type_rows,
 )
 from workbench.data.standardize import normalize_column_names
+
+if TYPE_CHECKING:
+    from workbench.data.sources.base import CurationRules
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +132,9 @@ class CurationSettings:
     erased : frozenset of str
         Pseudonyms erased by ``privacy.forget``: their rows are quarantined as ``erased``,
         with no values kept.
+    source_rules : CurationRules, optional
+        The curation steps the source declares for its own data (``Source.curation``);
+        ``ingest.default_settings`` sets them.
     """
 
     event_columns: tuple[str, ...] = EVENT_COLUMNS
@@ -146,6 +154,7 @@ class CurationSettings:
     pseudonym_key: bytes | None = None
     consent_default: bool = True
     erased: frozenset = frozenset()
+    source_rules: CurationRules | None = None
 
     def now(self) -> pd.Timestamp:
         """The latest valid timestamp."""
@@ -254,11 +263,10 @@ def _curate_users(raw: pd.DataFrame, settings: CurationSettings) -> tuple[_Part,
 
 
 def _curate_events(raw, settings, known_users, known_items) -> _Part:
-    """Events typed, checked, retail rules applied, unknown ids and duplicates marked."""
+    """Events typed, the source's rules applied, checked, unknown ids and duplicates marked."""
     part = _start(raw, "events", settings)
-    if retail.is_retail(part.typed):
-        part.typed = retail.invoice_sessions(part.typed)
-        retail.flag_cancellations(part.verdicts, part.typed)
+    if settings.source_rules is not None:
+        part.typed = settings.source_rules.prepare_events(part.typed, part.verdicts)
     flag_event_ranges(part.verdicts, part.typed, settings.rating_scale)
     flag_unknown(part.verdicts, part.typed["user_id"], known_users, "unknown_user", "user_id")
     flag_unknown(part.verdicts, part.typed["item_id"], known_items, "unknown_item", "item_id")
@@ -427,8 +435,9 @@ def _assemble(parts, events, users, items, consent, merges, settings, key) -> Cu
         if part.verdicts.rejected.any():
             log.warning("%s: quarantined %s", part.name, part.verdicts.counts())
     counts["users_merged"] = len(merges)
-    if retail.is_retail(events.raw):
-        counts |= retail.raw_figures(events.raw)
+    rules = settings.source_rules
+    if rules is not None and rules.raw_counts is not None:
+        counts |= rules.raw_counts(events.raw)
     frames = [q for q in quarantine if len(q)]
     quarantine_table = pd.concat(frames, ignore_index=True) if frames else empty_quarantine()
     rows = np.flatnonzero(events.kept).astype(np.int64)

@@ -17,11 +17,9 @@ import pandas as pd
 
 from workbench.data import incremental
 from workbench.data.curate import Curation, CurationSettings
-from workbench.data.sources import load_source, online_retail
+from workbench.data.sources import get_source, load_source
 
 log = logging.getLogger(__name__)
-
-SOURCE_TIMEZONES = {"online-retail": online_retail.SOURCE_TIMEZONE}  # of naive timestamps
 
 
 @dataclass
@@ -43,9 +41,27 @@ class IngestResult:
         return self.manifest["digest"]
 
 
-def default_settings(source: str, **overrides) -> CurationSettings:
-    """Curation settings for ``source``: its time zone of naive timestamps, then ``overrides``."""
-    settings = CurationSettings(source_timezone=SOURCE_TIMEZONES.get(source, "UTC"))
+def default_settings(source: str, source_timezone: str = "", **overrides) -> CurationSettings:
+    """Curation settings for ``source``, as its catalogue entry declares them.
+
+    Parameters
+    ----------
+    source : str
+        A catalogued source name (``workbench.data.sources.CATALOGUE``).
+    source_timezone : str
+        IANA zone of naive timestamps; the source's own (``Source.timezone``) when empty.
+    **overrides
+        Other ``CurationSettings`` fields (``pseudonym_key``, ``as_of``, ...).
+
+    Returns
+    -------
+    CurationSettings
+        With the source's time zone and curation rules (``source_rules``).
+    """
+    entry = get_source(source)
+    settings = CurationSettings(
+        source_timezone=source_timezone or entry.timezone, source_rules=entry.curation
+    )
     return replace(settings, **overrides)
 
 
@@ -75,8 +91,9 @@ def ingest(
     options : dict, optional
         Keyword options of the source (sizes for ``synthetic``, paths for ``files``).
     settings : CurationSettings, optional
-        ``default_settings(source)`` when omitted; pass one with a ``pseudonym_key`` so that
-        pseudonyms are stable across runs.
+        ``default_settings(source)`` when omitted. Pass ``default_settings(source,
+        pseudonym_key=...)`` so that pseudonyms are stable across runs and the source's time
+        zone and curation rules still apply.
     seed : int, optional
         Seed of a generated source, unless ``options`` names one.
     incremental_run : bool

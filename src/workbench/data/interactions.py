@@ -111,3 +111,76 @@ def build_interactions(
         matrix.data[:] = 1.0
     matrix.eliminate_zeros()
     return Interactions(matrix, users, items)
+
+
+def interaction_pairs(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per user-item pair: its number of events and its first timestamp.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The contract's ``events`` (``user_id``, ``item_id``, ``timestamp``).
+
+    Returns
+    -------
+    DataFrame with columns user_id, item_id, n_events, timestamp
+        Sorted by user, then item, so splits do not depend on the input order.
+    """
+    grouped = events.groupby(["user_id", "item_id"], sort=True, observed=True)
+    pairs = grouped.agg(n_events=("item_id", "size"), timestamp=("timestamp", "min"))
+    return pairs.reset_index()
+
+
+def weighted_pairs(events: pd.DataFrame, half_life_days: float | None = None) -> pd.DataFrame:
+    """Unique user-item pairs with ``weight``: the largest ``interaction_weights`` of the pair.
+
+    Returns
+    -------
+    DataFrame with columns user_id, item_id, n_events, timestamp, weight
+    """
+    pairs = interaction_pairs(events)
+    weights = events[["user_id", "item_id"]].assign(
+        weight=interaction_weights(events, half_life_days)
+    )
+    best = weights.groupby(["user_id", "item_id"], observed=True)["weight"].max()
+    keys = pd.MultiIndex.from_frame(pairs[["user_id", "item_id"]])
+    return pairs.assign(weight=best.reindex(keys).to_numpy())
+
+
+def interaction_weights(
+    events: pd.DataFrame,
+    half_life_days: float | None = 90.0,
+    rating_column: str = "value",
+    reference_time: pd.Timestamp | None = None,
+) -> np.ndarray:
+    """Weight of each event for a user profile: its rating share times a recency decay.
+
+    ``weight = rating / max_rating * 0.5 ** (age_days / half_life_days)``, where a missing
+    rating (a view, a click) counts as ``max_rating`` and ``age_days`` is measured back from
+    ``reference_time`` (the latest event by default).
+
+    Parameters
+    ----------
+    events : DataFrame
+        The contract ``events`` table (``timestamp``, optionally ``rating_column``).
+    half_life_days : float, optional
+        Age at which an event counts half; no decay when None.
+    rating_column : str
+    reference_time : Timestamp, optional
+
+    Returns
+    -------
+    ndarray of shape (n_events,), in (0, 1]
+    """
+    weights = np.ones(len(events))
+    if rating_column in events:
+        ratings = pd.to_numeric(events[rating_column], errors="coerce").to_numpy(float)
+        top = np.nanmax(ratings) if np.isfinite(ratings).any() else np.nan
+        if np.isfinite(top) and top > 0:
+            weights = np.where(np.isfinite(ratings), np.clip(ratings / top, 0.0, 1.0), 1.0)
+    if half_life_days is not None and "timestamp" in events and len(events):
+        stamps = pd.to_datetime(events["timestamp"], utc=True)
+        reference = reference_time if reference_time is not None else stamps.max()
+        age_days = ((reference - stamps).dt.total_seconds() / 86_400.0).clip(lower=0.0)
+        weights = weights * np.power(0.5, age_days.to_numpy(float) / half_life_days)
+    return np.maximum(weights, 1e-6)

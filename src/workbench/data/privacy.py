@@ -5,8 +5,9 @@
   history for analytics but are flagged ``personalization_allowed = False``, and
   ``training_events`` leaves them out of every training set.
 - User ids are replaced by HMAC-SHA256 pseudonyms: stable for one key, not reversible without
-  it. The key is an argument; ``resolve_key`` (called by notebooks and the CLI only) takes it
-  from the environment's value or a git-ignored key file it creates once.
+  it. The key is an argument; ``resolve_key`` (called only by ``config.pseudonym_key``, which
+  notebooks and the CLI use) takes it from the environment's value or a git-ignored key file
+  it creates once.
 - ``forget`` erases a user from every table of a curated data set and records the erasure
   (by pseudonym) in an ``erasures`` table that later ingestions honour.
 """
@@ -58,8 +59,9 @@ def generate_key() -> bytes:
 def resolve_key(env_value: str | None, key_file: Path) -> bytes:
     """The pseudonymization key: ``env_value`` when set, else ``key_file`` (created once).
 
-    For notebooks and the CLI, which pass ``os.environ.get("WORKBENCH_PSEUDONYM_KEY")`` and
-    ``data/secrets/pseudonym.key`` (git-ignored). The file holds the key in hex, mode 0600.
+    For ``workbench.config.pseudonym_key``, which passes
+    ``os.environ.get("WORKBENCH_PSEUDONYM_KEY")`` and ``data/secrets/pseudonym.key``
+    (git-ignored). The file holds the key in hex, mode 0600.
     """
     if env_value:
         return env_value.encode()
@@ -278,7 +280,7 @@ def forget_command(
     curated_root : Path
         ``data/curated``.
     key : bytes
-        From ``resolve_key`` (the CLI reads the environment or the key file).
+        From ``workbench.config.pseudonym_key`` (the environment or the key file).
     datasets : iterable of str, optional
         Data set names; every curated data set when omitted.
 

@@ -11,6 +11,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 PARTS = ("curated", "quarantined", "duplicates")
+MAX_DAILY_POINTS = 200  # distinct event dates up to which events are plotted per day
 
 
 def reconciliation_table(counts: dict[str, int]) -> pd.DataFrame:
@@ -74,6 +75,24 @@ def plot_distributions(events: pd.DataFrame) -> Figure:
     return figure
 
 
+def events_frequency(events: pd.DataFrame, max_daily_points: int = MAX_DAILY_POINTS) -> str:
+    """The period of an events-over-time plot: days (``"D"``), or weeks (``"W"``) for long data.
+
+    Parameters
+    ----------
+    events : DataFrame of shape (n_events, >=1)
+        With a ``timestamp`` column.
+    max_daily_points : int
+        Weeks once the events span this many distinct (UTC) dates or more.
+
+    Returns
+    -------
+    str
+        A pandas offset alias.
+    """
+    return "D" if events["timestamp"].dt.date.nunique() < max_daily_points else "W"
+
+
 def plot_events_over_time(events: pd.DataFrame, freq: str = "D") -> Figure:
     """Events per period and type (``freq``: a pandas offset alias such as D or W)."""
     counts = events.groupby([pd.Grouper(key="timestamp", freq=freq), "event_type"]).size().unstack()
@@ -102,14 +121,14 @@ def plot_quarantine_reasons(quarantine: pd.DataFrame) -> Figure:
     return figure
 
 
-def quality_report(curation, freq: str = "D") -> dict[str, Figure]:
+def quality_report(curation, freq: str | None = None) -> dict[str, Figure]:
     """Every plot of the data-quality report of a curation, by name.
 
     Parameters
     ----------
     curation : Curation
-    freq : str
-        Period of the events-over-time plot.
+    freq : str, optional
+        Period of the events-over-time plot; ``events_frequency(events)`` when None.
 
     Returns
     -------
@@ -120,6 +139,6 @@ def quality_report(curation, freq: str = "D") -> dict[str, Figure]:
     return {
         "missingness": plot_missingness(curation.tables),
         "distributions": plot_distributions(events),
-        "events_over_time": plot_events_over_time(events, freq),
+        "events_over_time": plot_events_over_time(events, freq or events_frequency(events)),
         "quarantine_reasons": plot_quarantine_reasons(curation.quarantine),
     }

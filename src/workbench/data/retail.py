@@ -2,19 +2,23 @@
 
 Invoice lines arrive as events carrying ``invoice_no`` and ``unit_price``. The invoice becomes
 the event's ``session_id`` (one order); a cancellation (invoice number starting with ``C``)
-is a ``return`` whose quantity must be negative, linked to the latest earlier purchase of the
-same item by the same customer (``return_of``). ``published_figures`` compares a curation
-with the figures the publisher states.
+is a ``return`` whose quantity must be negative. A source of invoice lines declares these
+rules (``invoice_lines`` and ``raw_figures``) as its ``CurationRules``; see
+``sources.online_retail``. Curation links every ``return``, whatever its source, to the latest
+earlier purchase of the same item by the same customer (``link_returns``, ``return_of``).
+``published_figures`` compares a curation with the figures the publisher states.
 """
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from workbench.data.quality import Verdicts
+if TYPE_CHECKING:
+    from workbench.data.quality import Verdicts
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +33,24 @@ ONLINE_RETAIL_FIGURES = {
 """Published figures of UCI Online Retail (``shared/data/README.md``)."""
 
 
-def is_retail(events: pd.DataFrame) -> bool:
-    """Whether events are invoice lines (they carry ``invoice_no``)."""
-    return "invoice_no" in events.columns
+def invoice_lines(events: pd.DataFrame, verdicts: Verdicts) -> pd.DataFrame:
+    """The invoice rules on typed invoice lines: sessions and revenue, cancellations checked.
+
+    Parameters
+    ----------
+    events : DataFrame of shape (n_events, n_columns)
+        Typed events with ``invoice_no``, ``value`` (the quantity) and ``unit_price``.
+    verdicts : Verdicts
+        Where cancellations with a positive quantity are flagged ``out_of_range``.
+
+    Returns
+    -------
+    DataFrame of shape (n_events, n_columns + k)
+        ``invoice_sessions(events)``.
+    """
+    prepared = invoice_sessions(events)
+    flag_cancellations(verdicts, prepared)
+    return prepared
 
 
 def invoice_sessions(events: pd.DataFrame) -> pd.DataFrame:

@@ -9,20 +9,36 @@ the input (no row in both, none lost). Random splits are reproducible by ``seed`
 NumPy generator seeded with ``seed`` draws one uniform number per row in input order; within each
 item (or user) the rows are ordered by that number and ranked ``r = position / group size``;
 rows with ``r <= ratio`` go to training, the others to test.
+
+``prepare_splits`` turns an outer split and validation folds carved from its training part into
+users x items matrices that share one pair of id maps (:class:`SplitMatrices`).
 """
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
+from workbench.data.interactions import IdMap, build_interactions
+
 __all__ = [
+    "SplitMatrices",
     "chronological_split",
     "leave_last_out",
+    "prepare_splits",
     "random_split",
     "stratified_split",
     "validation_split",
 ]
+
+log = logging.getLogger(__name__)
+
+#: Splitters that draw at random, so repeated validation folds differ by seed.
+RANDOM_SPLITS = ("stratified", "random")
 
 _GROUP_COLUMN = {"item": "item_id", "user": "user_id"}
 
@@ -215,3 +231,92 @@ def validation_split(
     if method == "leave_last_out":
         return leave_last_out(train, **kwargs)
     raise ValueError(f"unknown split method {method!r}")
+
+
+@dataclass(frozen=True)
+class SplitMatrices:
+    """Users x items matrices of one experiment, all indexed by the same maps.
+
+    Attributes
+    ----------
+    train, test : csr_matrix of shape (n_users, n_items)
+        The outer split.
+    fit, valid : csr_matrix of shape (n_users, n_items)
+        A partition of ``train``: tuning fits on ``fit`` and scores on ``valid``.
+    users, items : IdMap
+    extra_folds : list of (csr_matrix, csr_matrix)
+        More ``(fit, valid)`` partitions of ``train``, each drawn with its own seed.
+    """
+
+    train: Any
+    test: Any
+    fit: Any
+    valid: Any
+    users: IdMap
+    items: IdMap
+    extra_folds: list = field(default_factory=list)
+
+    @property
+    def folds(self) -> list:
+        """Every validation fold ``(fit, valid)``, the first one first."""
+        return [(self.fit, self.valid), *self.extra_folds]
+
+
+def prepare_splits(
+    pairs: pd.DataFrame,
+    method: str = "stratified",
+    ratio: float = 0.75,
+    valid_ratio: float = 0.75,
+    seed: int = 42,
+    n_folds: int = 1,
+    **split_kwargs,
+) -> SplitMatrices:
+    """Outer split of ``pairs``, then a validation split of its training part.
+
+    Parameters
+    ----------
+    pairs : DataFrame
+        Unique user-item pairs (``user_id``, ``item_id``, ``timestamp``).
+    method : {"stratified", "random", "chronological", "leave_last_out"}
+        Splitter of this module for both splits.
+    ratio : float
+        Training share of the outer split.
+    valid_ratio : float
+        Share of the training part kept for fitting during tuning.
+    seed : int
+        Seed of the outer split; validation fold ``f`` uses ``seed + 1 + f``.
+    n_folds : int
+        Validation splits of the training part (repeated random splits, not a partition);
+        tuning averages over them. Deterministic splitters give one fold.
+    **split_kwargs
+        Passed to both splitters (``filter_by``, ``n``).
+
+    Returns
+    -------
+    SplitMatrices
+        Binary matrices over every user and item of ``pairs`` (items only in test are
+        columns without training data, as in the reference protocol).
+    """
+    train, test = validation_split(pairs, method, ratio, seed, **split_kwargs)
+    users = IdMap.from_values(np.sort(pairs["user_id"].astype(str).unique()))
+    items = IdMap.from_values(np.sort(pairs["item_id"].astype(str).unique()))
+
+    def matrix(part: pd.DataFrame):
+        return build_interactions(part, users, items).user_items
+
+    seeds = range(seed + 1, seed + 1 + (n_folds if method in RANDOM_SPLITS else 1))
+    folds = [
+        tuple(map(matrix, validation_split(train, method, valid_ratio, s, **split_kwargs)))
+        for s in seeds
+    ]
+    log.info(
+        "split %d pairs (%d users, %d items): train %d, test %d; %d validation fold(s)",
+        len(pairs),
+        len(users),
+        len(items),
+        len(train),
+        len(test),
+        len(folds),
+    )
+    (fit, valid), *extra = folds
+    return SplitMatrices(matrix(train), matrix(test), fit, valid, users, items, extra)

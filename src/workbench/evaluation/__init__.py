@@ -1,5 +1,11 @@
 """Ranking and beyond-accuracy metrics, the evaluation of a recommender, comparison plots."""
 
-from workbench.evaluation.evaluate import evaluate, ranking_metrics, recommend_all
+from workbench.evaluation.evaluate import (
+    evaluate,
+    evaluate_cold,
+    ranking_metrics,
+    recommend_all,
+    validation_score,
+)
 
-__all__ = ["evaluate", "ranking_metrics", "recommend_all"]
+__all__ = ["evaluate", "evaluate_cold", "ranking_metrics", "recommend_all", "validation_score"]

@@ -1,13 +1,23 @@
-"""Evaluate a fitted recommender on a held-out matrix: every metric in one dict."""
+"""Evaluate a fitted recommender on a held-out matrix: every metric in one dict.
+
+``evaluate_cold`` adds the cold-start view (test pairs of items with few training pairs) and
+``validation_score`` scores a model on a validation split while tuning.
+"""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 
+from workbench.data.coldstart import ColdStartData, restrict_to_items
 from workbench.evaluation import metrics
+from workbench.models.base import Recommender
+
+#: Metrics reported overall and on the cold-start subset by ``evaluate_cold``.
+COLD_REPORTED = ("precision", "recall", "ndcg", "hit_rate")
 
 ACCURACY = {
     "precision": metrics.precision_at_k,
@@ -92,3 +102,35 @@ def evaluate(
     result = ranking_metrics(recommended, test_user_items, train_user_items)
     result["eval_seconds"] = time.perf_counter() - start
     return result
+
+
+def evaluate_cold(model: Recommender, data: ColdStartData, k: int = 10) -> dict[str, float]:
+    """Test metrics of a model fit on ``train``: all pairs, and the cold-start subset."""
+    m = data.matrices
+    recommended = recommend_all(model, m.train, k)  # once, for both test sets
+    cold_test = restrict_to_items(m.test, data.sparse_test)
+    result = {}
+    for name in COLD_REPORTED:
+        score = getattr(metrics, f"{name}_at_k")
+        result[f"{name}_at_{k}"] = score(recommended, m.test, k)
+        result[f"coldstart_{name}_at_{k}"] = score(recommended, cold_test, k)
+    result["map"] = metrics.mean_average_precision(recommended, m.test)
+    result["coldstart_users"] = float(np.count_nonzero(np.diff(cold_test.indptr)))
+    return result
+
+
+def validation_score(
+    data: ColdStartData, k: int = 10, coldstart: bool = False
+) -> Callable[[Recommender], float]:
+    """``score(model) -> nDCG@k`` on the validation split for a model fit on ``fit``.
+
+    With ``coldstart``, only the validation pairs of items with fewer than ``N`` fitting
+    pairs count (the validation counterpart of the ``coldstart_*`` test metrics).
+    """
+    m = data.matrices
+    valid = restrict_to_items(m.valid, data.sparse_valid) if coldstart else m.valid
+
+    def score(model: Recommender) -> float:
+        return metrics.ndcg_at_k(recommend_all(model, m.fit, k), valid, k)
+
+    return score

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
+
+from workbench.data.interactions import IdMap
 
 DAYPARTS = {"night": (0, 6), "morning": (6, 12), "afternoon": (12, 18), "evening": (18, 24)}
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -94,3 +97,34 @@ def context(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
             table = table.join(shares)
             table[f"main_{column}"] = shares.idxmax(axis=1).str.removeprefix(f"{column}_")
     return table
+
+
+def user_context_features(
+    events: pd.DataFrame, user_items, users: IdMap, items: IdMap
+) -> np.ndarray:
+    """Standardized context habits of each user (daypart, weekend, device, channel shares).
+
+    Computed only from the events of the pairs in ``user_items`` (the fit part while tuning,
+    the training part for the final model), so no held-out interaction leaks into them.
+
+    Parameters
+    ----------
+    events : DataFrame
+        The contract ``events``.
+    user_items : csr_matrix of shape (n_users, n_items)
+    users, items : IdMap
+        The matrix's row and column ids.
+
+    Returns
+    -------
+    ndarray of shape (n_users, n_features), float32; zeros for users without such events
+    """
+    rows = users.to_index(events["user_id"], missing=-1)
+    cols = items.to_index(events["item_id"], missing=-1)
+    keep = (rows >= 0) & (cols >= 0)
+    keep[keep] = np.asarray(user_items[rows[keep], cols[keep]]).ravel() != 0
+    kept = events[keep]
+    table = context(kept, kept["timestamp"].max()).select_dtypes("number")
+    table = table.reindex(users.ids).fillna(0.0)
+    centred = table - table.mean()
+    return (centred / table.std().replace(0.0, 1.0)).fillna(0.0).to_numpy(np.float32)

@@ -47,7 +47,7 @@ class ItemProfiles:
 
     def top_terms(self, item_idx: int, n: int = 5) -> list[str]:
         """The ``n`` heaviest terms of item ``item_idx``."""
-        return _heaviest(self.matrix[item_idx], self.terms, n)
+        return heaviest_terms(self.matrix[item_idx], self.terms, n)
 
     def matching_terms(self, left, right, n: int = 5) -> list[str]:
         """The terms that contribute most to the cosine of two profiles.
@@ -65,10 +65,10 @@ class ItemProfiles:
         """
         left_row = self.matrix[left] if np.ndim(left) == 0 else sp.csr_matrix(left)
         right_row = self.matrix[right] if np.ndim(right) == 0 else sp.csr_matrix(right)
-        return _heaviest(left_row.multiply(right_row).tocsr(), self.terms, n)
+        return heaviest_terms(left_row.multiply(right_row).tocsr(), self.terms, n)
 
 
-def _heaviest(row: sp.csr_matrix, terms: np.ndarray, n: int) -> list[str]:
+def heaviest_terms(row: sp.csr_matrix, terms: np.ndarray, n: int) -> list[str]:
     """Terms of the ``n`` largest positive entries of a sparse row, largest first."""
     row = sp.csr_matrix(row)
     values, columns = row.data, row.indices
@@ -236,3 +236,20 @@ def category_indicators(items: pd.DataFrame, item_index: IdMap | None = None) ->
     matrix = sp.csr_matrix(binarizer.fit_transform(_category_lists(items)), dtype=np.float32)
     rows = IdMap.from_values(items["item_id"]).to_index(item_index.ids, missing=-1)
     return _take_rows(matrix, rows).toarray().astype(np.float32)
+
+
+def item_representations(
+    items: pd.DataFrame, item_index: IdMap, n_components: int = 32, seed: int = 42, **profile_kw
+) -> tuple[ItemProfiles, np.ndarray]:
+    """TF-IDF profiles and dense two-tower features of ``items`` in ``item_index`` order.
+
+    Returns
+    -------
+    profiles : ItemProfiles of shape (n_items, n_terms)
+    dense : ndarray of shape (n_items, n_components + n_categories)
+        TF-IDF SVD vectors next to category indicators.
+    """
+    profiles = build_item_profiles(items, item_index, **profile_kw)
+    text = profile_embeddings(profiles, n_components, random_state=seed)
+    categories = category_indicators(items, item_index)
+    return profiles, np.hstack([text, categories]).astype(np.float32)

@@ -2,15 +2,15 @@
 
 A user's profile is the weighted mean of the feature vectors (TF-IDF profiles, see
 ``workbench.features.text``) of the items they consumed; the weights are the confidences in
-``user_items``, which ``interaction_weights`` makes rating- and recency-weighted. Items are
-ranked by the cosine of their profile with the user's, so an item nobody has consumed yet
-ranks as well as any other: content-based filtering has no cold-start problem for items.
+``user_items``, which ``workbench.data.interactions.interaction_weights`` makes rating- and
+recency-weighted. Items are ranked by the cosine of their profile with the user's, so an item
+nobody has consumed yet ranks as well as any other: content-based filtering has no cold-start
+problem for items.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -18,56 +18,14 @@ import scipy.sparse as sp
 from sklearn.preprocessing import normalize
 from sklearn.utils.validation import check_is_fitted
 
-from workbench.features.text import ItemProfiles, _heaviest
-from workbench.models.base import Recommender, check_user_items
-from workbench.models.hybrid import standardize_rows
+from workbench.features.text import ItemProfiles, heaviest_terms
+from workbench.models.base import Recommender, check_user_items, standardize_rows
 
 log = logging.getLogger(__name__)
 
 
-def interaction_weights(
-    events: pd.DataFrame,
-    half_life_days: float | None = 90.0,
-    rating_column: str = "value",
-    reference_time: pd.Timestamp | None = None,
-) -> np.ndarray:
-    """Weight of each event for a user profile: its rating share times a recency decay.
-
-    ``weight = rating / max_rating * 0.5 ** (age_days / half_life_days)``, where a missing
-    rating (a view, a click) counts as ``max_rating`` and ``age_days`` is measured back from
-    ``reference_time`` (the latest event by default).
-
-    Parameters
-    ----------
-    events : DataFrame
-        The contract ``events`` table (``timestamp``, optionally ``rating_column``).
-    half_life_days : float, optional
-        Age at which an event counts half; no decay when None.
-    rating_column : str
-    reference_time : Timestamp, optional
-
-    Returns
-    -------
-    ndarray of shape (n_events,), in (0, 1]
-    """
-    weights = np.ones(len(events))
-    if rating_column in events:
-        ratings = pd.to_numeric(events[rating_column], errors="coerce").to_numpy(float)
-        top = np.nanmax(ratings) if np.isfinite(ratings).any() else np.nan
-        if np.isfinite(top) and top > 0:
-            weights = np.where(np.isfinite(ratings), np.clip(ratings / top, 0.0, 1.0), 1.0)
-    if half_life_days is not None and "timestamp" in events and len(events):
-        stamps = pd.to_datetime(events["timestamp"], utc=True)
-        reference = reference_time if reference_time is not None else stamps.max()
-        age_days = ((reference - stamps).dt.total_seconds() / 86_400.0).clip(lower=0.0)
-        weights = weights * np.power(0.5, age_days.to_numpy(float) / half_life_days)
-    return np.maximum(weights, 1e-6)
-
-
 def _as_feature_matrix(item_features) -> tuple[sp.csr_matrix, np.ndarray | None]:
     """Rows L2-normalized as CSR, with the column terms when ``item_features`` has them."""
-    if item_features is None:
-        raise ValueError("item_features is required: fit(user_items, item_features=...)")
     if isinstance(item_features, ItemProfiles):
         return normalize(item_features.matrix).tocsr(), item_features.terms
     return normalize(sp.csr_matrix(item_features, dtype=np.float32)).tocsr(), None
@@ -76,11 +34,15 @@ def _as_feature_matrix(item_features) -> tuple[sp.csr_matrix, np.ndarray | None]
 class ContentRecommender(Recommender):
     """Rank items by the cosine of their features with the user's profile.
 
+    ``fit`` requires ``item_features``: ``ItemProfiles``, or a sparse matrix or ndarray of
+    shape (n_items, n_features); ``user_features`` and ``callback`` are ignored.
+
     Parameters
     ----------
     use_confidence : bool, default=True
         Weight consumed items by their confidence in ``user_items`` (ratings, recency; see
-        ``interaction_weights``); every consumed item counts 1 when False.
+        ``workbench.data.interactions.interaction_weights``); every consumed item counts 1
+        when False.
     popularity_weight : float in [0, 1], default=0.0
         Share of standardized log-popularity in a blend with the standardized cosine, to break
         the many near-ties of sparse profiles in favour of items people actually consume
@@ -96,31 +58,16 @@ class ContentRecommender(Recommender):
         Training interactions per item.
     """
 
+    needs_item_features = True
+
     def __init__(self, use_confidence: bool = True, popularity_weight: float = 0.0):
         self.use_confidence = use_confidence
         self.popularity_weight = popularity_weight
 
-    def fit(self, user_items, y=None, item_features=None, callback: Callable | None = None):
-        """Learn from ``user_items`` (CSR of shape (n_users, n_items)) and item features.
-
-        Parameters
-        ----------
-        user_items : csr_matrix of shape (n_users, n_items)
-        y : ignored
-        item_features : ItemProfiles, sparse or ndarray of shape (n_items, n_features)
-        callback : ignored (closed form)
-        """
-        features, terms = _as_feature_matrix(item_features)
-        if features.shape[0] != user_items.shape[1]:
-            raise ValueError(
-                f"item_features has {features.shape[0]} rows for {user_items.shape[1]} items"
-            )
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         if not 0.0 <= self.popularity_weight <= 1.0:
             raise ValueError(f"popularity_weight must be in [0, 1], got {self.popularity_weight}")
-        self.item_features_, self.terms_ = features, terms
-        return super().fit(user_items)
-
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+        self.item_features_, self.terms_ = _as_feature_matrix(item_features)
         self.item_popularity_ = np.diff(user_items.tocsc().indptr).astype(np.float64)
 
     def user_profiles(self, user_idx, user_items) -> sp.csr_matrix:
@@ -163,7 +110,7 @@ class ContentRecommender(Recommender):
         if self.terms_ is None:
             return []
         product = sp.csr_matrix(left).multiply(self.item_features_[item_idx]).tocsr()
-        return _heaviest(product, self.terms_, n)
+        return heaviest_terms(product, self.terms_, n)
 
     def explain_similar(self, item_idx: int, k: int = 10, n_terms: int = 5) -> pd.DataFrame:
         """``similar_items`` with the terms each neighbour shares with ``item_idx``.
@@ -193,7 +140,7 @@ class ContentRecommender(Recommender):
 
 
 def suggest(trial) -> dict:
-    """Optuna search space of ``ContentRecommender``."""
+    """Search space of ``ContentRecommender``; ``trial`` is an ``optuna.Trial``."""
     return {
         "use_confidence": trial.suggest_categorical("use_confidence", [True, False]),
         "popularity_weight": trial.suggest_float("popularity_weight", 0.0, 1.0),

@@ -6,10 +6,7 @@ Closed form: with ``G = X^T X + lambda I`` and ``P = G^-1``, the item-item weigh
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import optuna
 import scipy.linalg
 import scipy.sparse as sp
 
@@ -36,7 +33,7 @@ class EASE(Recommender):
     def __init__(self, l2: float = 300.0):
         self.l2 = l2
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         if self.l2 <= 0:
             raise ValueError(f"l2 must be > 0, got {self.l2}")
         binary = user_items.copy()
@@ -57,6 +54,6 @@ class EASE(Recommender):
         return self.weights_
 
 
-def suggest(trial: optuna.Trial) -> dict:
-    """Search space of ``EASE``."""
+def suggest(trial) -> dict:
+    """Search space of ``EASE``; ``trial`` is an ``optuna.Trial``."""
     return {"l2": trial.suggest_float("l2", 10.0, 5000.0, log=True)}

@@ -6,10 +6,7 @@ pool; BLAS is limited to one thread while it trains, as ``implicit`` recommends.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import optuna
 import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.utils import check_random_state
@@ -29,7 +26,7 @@ class _ImplicitFactorization(Recommender):
     def _make(self, random_state: int):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
         with threadpool_limits(1, "blas"):
             inner = self._make(seed)
@@ -171,7 +168,7 @@ class PureSVD(Recommender):
         self.n_components = n_components
         self.random_state = random_state
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         binary = user_items.copy()
         binary.data[:] = 1.0
         n_components = max(1, min(self.n_components, min(binary.shape) - 1))
@@ -188,8 +185,8 @@ class PureSVD(Recommender):
         return self.item_factors_
 
 
-def suggest_als(trial: optuna.Trial) -> dict:
-    """Search space of ``ALS``."""
+def suggest_als(trial) -> dict:
+    """Search space of ``ALS``; ``trial`` is an ``optuna.Trial``."""
     return {
         "factors": trial.suggest_int("factors", 16, 256, log=True),
         "regularization": trial.suggest_float("regularization", 1e-3, 50.0, log=True),
@@ -198,8 +195,8 @@ def suggest_als(trial: optuna.Trial) -> dict:
     }
 
 
-def suggest_bpr(trial: optuna.Trial) -> dict:
-    """Search space of ``BPR``."""
+def suggest_bpr(trial) -> dict:
+    """Search space of ``BPR``; ``trial`` is an ``optuna.Trial``."""
     return {
         "factors": trial.suggest_int("factors", 16, 128, log=True),
         "learning_rate": trial.suggest_float("learning_rate", 1e-3, 0.2, log=True),
@@ -208,6 +205,6 @@ def suggest_bpr(trial: optuna.Trial) -> dict:
     }
 
 
-def suggest_svd(trial: optuna.Trial) -> dict:
-    """Search space of ``PureSVD``."""
+def suggest_svd(trial) -> dict:
+    """Search space of ``PureSVD``; ``trial`` is an ``optuna.Trial``."""
     return {"n_components": trial.suggest_int("n_components", 4, 256, log=True)}

@@ -7,10 +7,7 @@ Koren 2008).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import optuna
 import scipy.sparse as sp
 
 from workbench.models.base import Recommender, top_k
@@ -85,7 +82,7 @@ class ItemKNN(Recommender):
         self.n_neighbors = n_neighbors
         self.shrink = shrink
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         _check_params(self.n_neighbors, self.shrink)
         self.similarity_ = cosine_neighbours(
             _binary(user_items).T.tocsr(), self.n_neighbors, self.shrink
@@ -121,7 +118,7 @@ class UserKNN(Recommender):
         self.n_neighbors = n_neighbors
         self.shrink = shrink
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         _check_params(self.n_neighbors, self.shrink)
         self.train_items_ = _binary(user_items)
         self.similarity_ = cosine_neighbours(self.train_items_, self.n_neighbors, self.shrink)
@@ -137,16 +134,16 @@ def _check_params(n_neighbors: int, shrink: float) -> None:
         raise ValueError(f"shrink must be >= 0, got {shrink}")
 
 
-def suggest_item_knn(trial: optuna.Trial) -> dict:
-    """Search space of ``ItemKNN``."""
+def suggest_item_knn(trial) -> dict:
+    """Search space of ``ItemKNN``; ``trial`` is an ``optuna.Trial``."""
     return {
         "n_neighbors": trial.suggest_int("n_neighbors", 10, 1000, log=True),
         "shrink": trial.suggest_float("shrink", 0.0, 500.0),
     }
 
 
-def suggest_user_knn(trial: optuna.Trial) -> dict:
-    """Search space of ``UserKNN``."""
+def suggest_user_knn(trial) -> dict:
+    """Search space of ``UserKNN``; ``trial`` is an ``optuna.Trial``."""
     return {
         "n_neighbors": trial.suggest_int("n_neighbors", 10, 1000, log=True),
         "shrink": trial.suggest_float("shrink", 0.0, 500.0),

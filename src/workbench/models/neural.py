@@ -6,10 +6,13 @@ features (TF-IDF SVD vectors, category indicators). Both outputs are L2-normaliz
 scores ``cos(u, v) / temperature``. Training maximizes the softmax likelihood of each
 observed (user, item) pair against the whole catalogue (``negatives="full"``, exact and cheap
 up to some ten thousand items) or against the other items of the batch (``"in_batch"``, with
-the log-popularity correction of Yi et al., RecSys 2019). Early stopping watches nDCG@10 on a
-validation split carved from the training matrix; the model is then refit on all of it for
-the best number of epochs. Items with no training interaction are represented by their
-features alone, which is what lets the model rank cold-start items.
+the log-popularity correction of Yi et al., RecSys 2019). Items with no training interaction
+are represented by their features alone, which is what lets the model rank cold-start items.
+
+The model trains ``max_epochs`` epochs and calls ``callback(epoch, model)`` after each, with
+its vectors refreshed so the callback can score it; early stopping is such a callback
+(``workbench.evaluation.early_stopping.EarlyStopping``), which ends training by raising
+``StopTraining``.
 
 After ``fit`` the model keeps only NumPy arrays (``user_vectors_``, ``item_vectors_``), so it
 pickles and serves like any other recommender; TensorFlow is needed for training only (the
@@ -20,50 +23,34 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_random_state
 
-from workbench.models.base import Recommender, check_user_items
+from workbench.features.text import ItemProfiles
+from workbench.models.base import Recommender
 
 log = logging.getLogger(__name__)
 
-VALIDATION_METRIC = "val_ndcg_at_10"  # the early-stopping metric in ``history_``
 
-
-def holdout(user_items: sp.csr_matrix, fraction: float, rng) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """Split each user's interactions at random: ``fraction`` to validation, the rest to fit.
-
-    Returns
-    -------
-    fit_part, valid : csr_matrix of shape (n_users, n_items), summing to ``user_items``
-    """
-    to_valid = rng.random_sample(user_items.nnz) < fraction
-    coo = user_items.tocoo()
-    shape = user_items.shape
-
-    def part(mask):
-        matrix = sp.csr_matrix((coo.data[mask], (coo.row[mask], coo.col[mask])), shape=shape)
-        return matrix.astype(np.float32)
-
-    return part(~to_valid), part(to_valid)
-
-
-def _dense_features(features, n_rows: int, name: str) -> np.ndarray | None:
-    """Features as float32 ndarray with ``n_rows`` rows (None stays None)."""
+def _dense_features(features) -> np.ndarray | None:
+    """Features as a 2-D float32 ndarray (``ItemProfiles`` as their matrix; None stays None)."""
     if features is None:
         return None
+    if isinstance(features, ItemProfiles):
+        features = features.matrix
     dense = features.toarray() if sp.issparse(features) else np.asarray(features)
-    dense = np.asarray(dense, dtype=np.float32)
-    if dense.ndim != 2 or dense.shape[0] != n_rows:
-        raise ValueError(f"{name} must have shape ({n_rows}, n_features), got {dense.shape}")
-    return dense
+    return np.asarray(dense, dtype=np.float32)
 
 
 class TwoTowerRecommender(Recommender):
     """Two-tower retrieval model (Keras, CPU) on the recommender contract.
+
+    ``fit`` takes optional ``item_features`` (ndarray, sparse or ``ItemProfiles`` of shape
+    (n_items, n_item_features), made dense: prefer low-dimensional vectors such as
+    ``profile_embeddings`` to wide TF-IDF profiles) and ``user_features`` (shape (n_users,
+    n_user_features)).
 
     Parameters
     ----------
@@ -81,13 +68,7 @@ class TwoTowerRecommender(Recommender):
         (helps cold-start items).
     batch_size : int, default=1024
     max_epochs : int, default=40
-    patience : int, default=3
-        Epochs without a better validation nDCG@10 before stopping.
-    validation_fraction : float, default=0.1
-        Share of each user's interactions held out for early stopping; 0 trains
-        ``max_epochs`` epochs without validation.
-    refit : bool, default=True
-        After early stopping, train again on all interactions for the best number of epochs.
+        Epochs to train, unless the callback stops training earlier.
     random_state : int, optional
         Seeds NumPy, Python and TensorFlow; ops are made deterministic.
     verbose : int, default=0
@@ -100,10 +81,12 @@ class TwoTowerRecommender(Recommender):
         Unit vectors; an item without training interactions is its projected features only.
     item_bias_ : ndarray of shape (n_items,)
         Learned popularity term of each item's logit (the median for unseen items).
-    best_epoch_ : int
-        Number of epochs of the final training.
+    item_support_ : ndarray of shape (n_items,)
+        Training interactions per item.
     history_ : dict of str to list of float
-        Per-epoch ``loss`` and ``val_ndcg_at_10`` of the early-stopped run.
+        Per-epoch training ``loss``.
+    n_epochs_ : int
+        Epochs trained (fewer than ``max_epochs`` when the callback stopped training).
     fit_seconds_ : float
     """
 
@@ -119,9 +102,6 @@ class TwoTowerRecommender(Recommender):
         id_dropout: float = 0.0,
         batch_size: int = 1024,
         max_epochs: int = 40,
-        patience: int = 3,
-        validation_fraction: float = 0.1,
-        refit: bool = True,
         random_state: int | None = None,
         verbose: int = 0,
     ):
@@ -133,106 +113,61 @@ class TwoTowerRecommender(Recommender):
         self.id_dropout = id_dropout
         self.batch_size = batch_size
         self.max_epochs = max_epochs
-        self.patience = patience
-        self.validation_fraction = validation_fraction
-        self.refit = refit
         self.random_state = random_state
         self.verbose = verbose
 
-    def fit(
-        self,
-        user_items,
-        y=None,
-        item_features=None,
-        user_features=None,
-        valid_user_items=None,
-        callback=None,
-    ):
-        """Train on ``user_items``, with optional item and user features.
-
-        Parameters
-        ----------
-        user_items : csr_matrix of shape (n_users, n_items)
-        y : ignored
-        item_features : ndarray or sparse of shape (n_items, n_item_features), optional
-            Dense text vectors (``profile_embeddings``), category indicators, ...
-        user_features : ndarray or sparse of shape (n_users, n_user_features), optional
-            Persona indicators, demographics, context shares.
-        valid_user_items : csr_matrix of shape (n_users, n_items), optional
-            An external validation split for early stopping (no refit after it); a share
-            ``validation_fraction`` of ``user_items`` is held out when omitted.
-        callback : callable, optional
-            ``callback(epoch, model)`` after each epoch of the early-stopped run.
-        """
-        user_items = check_user_items(user_items)
+    def _check_params(self) -> None:
         if self.negatives not in ("full", "in_batch"):
             raise ValueError(f"negatives must be 'full' or 'in_batch', got {self.negatives!r}")
-        if not 0.0 <= self.validation_fraction < 1.0 or not 0.0 <= self.id_dropout < 1.0:
-            raise ValueError("validation_fraction and id_dropout must be in [0, 1)")
-        self._features = (
-            _dense_features(item_features, user_items.shape[1], "item_features"),
-            _dense_features(user_features, user_items.shape[0], "user_features"),
-        )
-        self._valid = None if valid_user_items is None else check_user_items(valid_user_items)
-        try:
-            return super().fit(user_items, callback=callback)
-        finally:
-            del self._features, self._valid
+        if not 0.0 <= self.id_dropout < 1.0:
+            raise ValueError(f"id_dropout must be in [0, 1), got {self.id_dropout}")
+        if self.max_epochs < 1:
+            raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs}")
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
+        self._check_params()
+        from workbench.models import two_tower_net  # TensorFlow, only when training
+
         started = time.perf_counter()
-        rng = check_random_state(self.random_state)
-        seed = int(rng.randint(2**31 - 1))
-        fit_part, valid = user_items, self._valid
-        if valid is None and self.validation_fraction > 0:
-            fit_part, valid = holdout(user_items, self.validation_fraction, rng)
-        net, history = self._train(fit_part, valid, self.max_epochs, seed, callback)
-        self.history_ = {name: [float(v) for v in values] for name, values in history.items()}
-        scores = self.history_.get(VALIDATION_METRIC)
-        self.best_epoch_ = int(np.argmax(scores)) + 1 if scores else len(self.history_["loss"])
-        if valid is not None and self._valid is None and self.refit:
-            net, _ = self._train(user_items, None, self.best_epoch_, seed, None)
-        self._set_vectors(net)
-        self.fit_seconds_ = time.perf_counter() - started
-        log.info("two-tower: %d epochs, %.1f s", self.best_epoch_, self.fit_seconds_)
-
-    def _train(self, user_items, valid, epochs: int, seed: int, callback):
-        """Train a fresh network (early stopping when ``valid`` is given) on the fit part."""
-        from workbench.models import two_tower_net
-
+        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
+        features = _dense_features(item_features), _dense_features(user_features)
         self.item_support_ = np.diff(user_items.tocsc().indptr)
-        item_features, user_features = self._features
         net = two_tower_net.build(
             user_items,
             self.embedding_dim,
-            item_features,
-            user_features,
+            *features,
             self.l2,
             self.id_dropout,
             self.temperature,
             self.negatives,
             seed,
         )
+
+        def on_epoch(epoch: int, net) -> None:
+            if callback is not None:  # refresh the vectors only when someone looks
+                self._set_vectors(net, *features)
+                self._epoch_done(epoch, callback)
+
         history = two_tower_net.train(
             net,
             user_items,
-            valid,
-            epochs,
+            self.max_epochs,
             self.batch_size,
             self.learning_rate,
-            self.patience,
             seed,
-            self,
-            callback,
+            on_epoch,
             self.verbose,
         )
-        return net, history
+        self.history_ = {name: [float(v) for v in values] for name, values in history.items()}
+        self.n_epochs_ = len(self.history_["loss"])
+        self._set_vectors(net, *features)
+        self.fit_seconds_ = time.perf_counter() - started
+        log.info("two-tower: %d epochs, %.1f s", self.n_epochs_, self.fit_seconds_)
 
-    def _set_vectors(self, net) -> None:
+    def _set_vectors(self, net, item_features, user_features) -> None:
         """Unit user and item vectors of ``net``; unseen items keep their features only."""
         from workbench.models.two_tower_net import tower_vectors
 
-        item_features, user_features = getattr(self, "_features", (None, None))
         unseen = self.item_support_ == 0
         self.user_vectors_ = tower_vectors(net.user_tower, user_features, None)
         self.item_vectors_ = tower_vectors(net.item_tower, item_features, unseen)
@@ -249,7 +184,7 @@ class TwoTowerRecommender(Recommender):
 
 
 def suggest(trial) -> dict:
-    """Optuna search space of ``TwoTowerRecommender``."""
+    """Search space of ``TwoTowerRecommender``; ``trial`` is an ``optuna.Trial``."""
     return {
         "embedding_dim": trial.suggest_categorical("embedding_dim", [32, 64, 128]),
         "temperature": trial.suggest_float("temperature", 0.03, 0.5, log=True),
@@ -259,34 +194,8 @@ def suggest(trial) -> dict:
     }
 
 
-def log_training_curves(history: dict[str, list[float]], prefix: str = "two_tower") -> None:
-    """Log per-epoch curves (``<prefix>.loss``, ...) to the active MLflow run, step = epoch."""
-    import mlflow
-
-    if mlflow.active_run() is None:
-        return
-    for name, values in history.items():
-        for epoch, value in enumerate(values):
-            mlflow.log_metric(f"{prefix}.{name}", float(value), step=epoch)
-
-
 def limit_threads(n_threads: int) -> None:
     """Cap TensorFlow's thread pools; call before any TensorFlow work (imports TensorFlow)."""
     from workbench.models.two_tower_net import limit_threads as limit
 
     limit(n_threads)
-
-
-def register_family() -> None:
-    """Add ``two_tower`` to the model registry (done on import of this module).
-
-    Tuning trials early-stop on a share of the fit part and keep that model (no refit), so a
-    trial costs one training.
-    """
-    from workbench.models import registry
-
-    family = registry.Family(TwoTowerRecommender, suggest, fixed={"refit": False}, seeded=True)
-    registry.register("two_tower", family)
-
-
-register_family()

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
-import optuna
 import scipy.sparse as sp
 
 from workbench.models.base import Recommender
@@ -24,7 +21,7 @@ class Popularity(Recommender):
         The training matrix (for ``similar_items`` by co-occurrence).
     """
 
-    def _fit(self, user_items: sp.csr_matrix, callback: Callable | None) -> None:
+    def _fit(self, user_items: sp.csr_matrix, item_features, user_features, callback) -> None:
         self.item_popularity_ = np.diff(user_items.tocsc().indptr).astype(np.float64)
         self.train_items_ = user_items
 
@@ -32,6 +29,6 @@ class Popularity(Recommender):
         return np.broadcast_to(self.item_popularity_, (len(user_idx), self.n_items_)).copy()
 
 
-def suggest(trial: optuna.Trial) -> dict:
-    """Popularity has no hyperparameters."""
+def suggest(trial) -> dict:
+    """Popularity has no hyperparameters; ``trial`` is an ``optuna.Trial``."""
     return {}

@@ -1,4 +1,4 @@
-"""The Keras side of the two-tower model: towers, network, training loop, validation.
+"""The Keras side of the two-tower model: towers, network, training loop.
 
 Imported by ``workbench.models.neural`` only while fitting, so a fitted model (NumPy arrays)
 loads and serves without TensorFlow.
@@ -7,19 +7,18 @@ loads and serves without TensorFlow.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import keras
 import numpy as np
 import scipy.sparse as sp
 from keras import layers, ops
 
-from workbench.evaluation.metrics import ndcg_at_k
+from workbench.models.base import StopTraining
 
 log = logging.getLogger(__name__)
 
-VALIDATION_METRIC = "val_ndcg_at_10"
 STEPS_PER_EXECUTION = 8  # batches per graph call: less Python overhead per step on the CPU
-MIN_DELTA = 1e-3  # a validation nDCG gain below this does not count as an improvement
 
 
 def limit_threads(n_threads: int) -> None:
@@ -81,23 +80,19 @@ class TwoTowerNet(keras.Model):
         return logits - ops.take(self.log_q, items)[None, :]
 
 
-class ValidationCallback(keras.callbacks.Callback):
-    """Per epoch: refresh the recommender's vectors, add nDCG@10 on the validation split."""
+class EpochCallback(keras.callbacks.Callback):
+    """Calls ``on_epoch(epoch, net)`` after each epoch; ``StopTraining`` ends training there."""
 
-    def __init__(self, recommender, fit_part, valid, callback):
+    def __init__(self, on_epoch: Callable[[int, keras.Model], None]):
         super().__init__()
-        self.recommender, self.fit_part, self.valid = recommender, fit_part, valid
-        self.users = np.flatnonzero(np.diff(valid.indptr)) if valid is not None else None
-        self.callback = callback
+        self.on_epoch = on_epoch
 
     def on_epoch_end(self, epoch, logs=None):
-        self.recommender._set_vectors(self.model)
-        if self.valid is not None and len(self.users):
-            recommended, _ = self.recommender.recommend(self.users, self.fit_part, k=10)
-            value = ndcg_at_k(recommended, self.valid[self.users], k=10)
-            if logs is not None:
-                logs[VALIDATION_METRIC] = value
-        self.recommender._epoch_done(epoch, self.callback)
+        try:
+            self.on_epoch(epoch, self.model)
+        except StopTraining as stop:
+            log.info("two-tower: stopped after epoch %d (%s)", epoch + 1, stop)
+            self.model.stop_training = True
 
 
 def make_dataset(user_items: sp.csr_matrix, batch_size: int, negatives: str, seed: int):
@@ -161,42 +156,29 @@ def build(
 def train(
     net: TwoTowerNet,
     user_items: sp.csr_matrix,
-    valid: sp.csr_matrix | None,
     epochs: int,
     batch_size: int,
     learning_rate: float,
-    patience: int,
     seed: int,
-    recommender,
-    callback,
+    on_epoch: Callable[[int, keras.Model], None],
     verbose: int = 0,
 ) -> dict[str, list[float]]:
-    """Fit ``net`` with Adam; early stopping on validation nDCG@10 when ``valid`` is given.
+    """Fit ``net`` with Adam for at most ``epochs`` epochs.
 
-    ``recommender`` is the ``TwoTowerRecommender`` whose vectors the validation callback
-    refreshes each epoch before calling ``callback(epoch, recommender)``.
+    ``on_epoch(epoch, net)`` runs after each epoch (``epoch`` from 0); raising ``StopTraining``
+    there ends training after that epoch.
 
     Returns
     -------
     dict of str to list of float
-        Keras history: ``loss`` and, with ``valid``, ``val_ndcg_at_10`` per epoch.
+        Keras history: ``loss`` per epoch trained.
     """
     net.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         steps_per_execution=STEPS_PER_EXECUTION,
     )
-    callbacks = [ValidationCallback(recommender, user_items, valid, callback)]
-    if valid is not None:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(
-                monitor=VALIDATION_METRIC,
-                mode="max",
-                patience=patience,
-                min_delta=MIN_DELTA,
-                restore_best_weights=True,
-            )
-        )
     data = make_dataset(user_items, batch_size, net.negatives, seed)
+    callbacks = [EpochCallback(on_epoch)]
     history = net.fit(data, epochs=epochs, verbose=verbose, callbacks=callbacks, shuffle=False)
     return history.history

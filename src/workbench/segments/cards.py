@@ -14,6 +14,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from sklearn.decomposition import PCA
+from sklearn.metrics import adjusted_rand_score
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +93,33 @@ def persona_names(features: pd.DataFrame, labels: np.ndarray) -> dict[int, str]:
         name = persona_name(row)
         names[int(persona)] = name if name not in names.values() else f"{name} {persona}"
     return names
+
+
+def persona_assignments(features: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    """Each user's persona and its name.
+
+    Returns
+    -------
+    DataFrame with columns user_id, persona, persona_name, one row per row of ``features``
+    """
+    names = persona_names(features, labels)
+    return pd.DataFrame(
+        {"user_id": features.index, "persona": labels, "persona_name": [names[p] for p in labels]}
+    )
+
+
+def planted_agreement(
+    users: pd.DataFrame, truth_column: str, assignments: pd.DataFrame
+) -> tuple[float | None, pd.DataFrame | None]:
+    """Adjusted Rand index of the personas against planted groups, and their cross-table.
+
+    Returns ``(None, None)`` when ``users`` has no ``truth_column`` (real data sets).
+    """
+    if truth_column not in users:
+        return None, None
+    truth = users.set_index("user_id")[truth_column].reindex(assignments["user_id"]).to_numpy()
+    table = pd.crosstab(truth, assignments["persona_name"].to_numpy())
+    return float(adjusted_rand_score(truth, assignments["persona"])), table
 
 
 def persona_cards(features: pd.DataFrame, labels: np.ndarray, top_n: int = 3) -> pd.DataFrame:

@@ -20,14 +20,9 @@ size has a baseline before the sampler explores the other algorithms.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
-from dataclasses import dataclass, field
 
-import mlflow
 import numpy as np
-import optuna
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import (
@@ -36,11 +31,9 @@ from sklearn.metrics import (
     davies_bouldin_score,
     silhouette_score,
 )
-from sklearn.neighbors import NearestNeighbors
 from sklearn.utils import check_random_state
-from threadpoolctl import threadpool_limits
 
-from workbench.segments.personas import ALGORITHMS, PersonaClusterer
+from workbench.segments.personas import PersonaClusterer
 
 log = logging.getLogger(__name__)
 
@@ -144,25 +137,6 @@ def selection_score(
     return (1 - scores["noise_share"]) * scores["silhouette"] - unstable - too_small
 
 
-def study_name(prefix: str, settings: dict) -> str:
-    """``<prefix>-<hash>``: one study per data set, search space and objective settings.
-
-    A study resumes (``load_if_exists``) only when everything that shapes its scores is the
-    same: the settings (feature groups, algorithms, range, thresholds) and the objective's
-    version.
-    """
-    payload = json.dumps({**settings, "objective": OBJECTIVE_VERSION}, sort_keys=True)
-    return f"{prefix}-{hashlib.sha256(payload.encode()).hexdigest()[:10]}"
-
-
-def seed_study(study: optuna.Study, algorithms: list[str], n_personas: tuple[int, int]) -> None:
-    """Queue a k-means trial for every number of personas, unless the study has trials."""
-    if study.trials or "kmeans" not in algorithms:
-        return
-    for k in range(n_personas[0], n_personas[1] + 1):
-        study.enqueue_trial({"algorithm": "kmeans", "n_clusters": k})
-
-
 def choose_trial(
     trials: pd.DataFrame, tolerance: float = 0.25, stable_ari: float = 0.95
 ) -> pd.Series:
@@ -210,7 +184,7 @@ def chosen_params(trial: pd.Series) -> dict:
 
 
 def suggest_params(
-    trial: optuna.Trial,
+    trial,
     algorithms: tuple[str, ...],
     n_personas: tuple[int, int],
     eps_range: tuple[float, float],
@@ -221,6 +195,7 @@ def suggest_params(
     Parameters
     ----------
     trial : optuna.Trial
+        Any object with Optuna's ``suggest_*`` methods.
     algorithms : tuple of str
         Among ``ALGORITHMS``.
     n_personas : (int, int)
@@ -250,75 +225,6 @@ def suggest_params(
     return params
 
 
-@dataclass
-class PersonaObjective:
-    """Optuna objective over encoded user features, holding the data between trials.
-
-    Each trial fits a ``PersonaClusterer``, scores the partition and its bootstrap stability,
-    logs every score to the active (nested) MLflow run and the trial's user attributes, and
-    returns ``selection_score``. A configuration the sampler proposes again is not refitted:
-    its earlier scores are reused.
-
-    Parameters
-    ----------
-    X : ndarray of shape (n_users, n_encoded)
-        Output of the segmenter's preprocessor.
-    algorithms : tuple of str
-    n_personas : (int, int)
-    n_bootstrap : int
-    min_stability : float
-    min_share : float
-        Smallest acceptable persona, as a share of users.
-    random_state : int
-    n_threads : int or None
-        BLAS and OpenMP threads while a trial fits; one avoids oversubscription on a shared
-        machine (k-means ran 20x slower with two threads on two busy cores), None leaves the
-        libraries' default.
-    """
-
-    X: np.ndarray
-    algorithms: tuple[str, ...] = ALGORITHMS
-    n_personas: tuple[int, int] = (3, 8)
-    n_bootstrap: int = 4
-    min_stability: float = 0.8
-    min_share: float = 0.03
-    random_state: int = 0
-    n_threads: int | None = 1
-    eps_range: tuple[float, float] = field(init=False)
-
-    def __post_init__(self) -> None:
-        unknown = sorted(set(self.algorithms) - set(ALGORITHMS))
-        if unknown:
-            raise ValueError(f"unknown algorithm(s) {unknown}; known: {ALGORITHMS}")
-        distances, _ = NearestNeighbors(n_neighbors=10).fit(self.X).kneighbors(self.X)
-        self.eps_range = tuple(float(q) for q in np.quantile(distances[:, -1], [0.2, 0.95]))
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        params = suggest_params(
-            trial, tuple(self.algorithms), tuple(self.n_personas), self.eps_range, len(self.X)
-        )
-        twin = _completed_twin(trial)
-        if twin is not None:  # the sampler proposed a configuration already scored
-            scores, value = dict(twin.user_attrs), float(twin.value)
-        else:
-            with threadpool_limits(limits=self.n_threads):
-                scores = evaluate_params(params, self.X, self.n_bootstrap, self.random_state)
-            value = selection_score(
-                scores, self.min_stability, self.min_share, tuple(self.n_personas)
-            )
-        for name, score in scores.items():
-            trial.set_user_attr(name, score)
-        if mlflow.active_run() is not None:
-            mlflow.log_metrics({k: v for k, v in scores.items() if np.isfinite(v)})
-        return value
-
-
-def _completed_twin(trial: optuna.Trial) -> optuna.trial.FrozenTrial | None:
-    """An earlier completed trial of the same study with exactly the same parameters."""
-    done = trial.study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
-    return next((t for t in done if t.params == trial.params), None)
-
-
 def evaluate_params(params: dict, X: np.ndarray, n_bootstrap: int, random_state: int) -> dict:
     """Fit ``PersonaClusterer(**params)`` on ``X``; its partition scores and stability."""
     clusterer = PersonaClusterer(**params, random_state=random_state).fit(X)
@@ -331,13 +237,3 @@ def evaluate_params(params: dict, X: np.ndarray, n_bootstrap: int, random_state:
     scores["stability"] = float(stability.mean())
     scores["stability_min"] = float(stability.min())
     return scores
-
-
-def trials_table(study: optuna.Study) -> pd.DataFrame:
-    """Completed trials with their parameters, scores and objective, one row each."""
-    rows = [
-        {"trial": t.number, **t.params, **t.user_attrs, METRIC: t.value}
-        for t in study.trials
-        if t.state == optuna.trial.TrialState.COMPLETE
-    ]
-    return pd.DataFrame(rows)

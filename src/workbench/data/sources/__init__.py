@@ -2,37 +2,76 @@
 
 A source returns a ``dict`` of contract tables (``events``, ``users``, ``items``, ``consent``)
 with the contract's columns; curation (types, quarantine, deduplication, consent,
-pseudonymization) happens after, the same for every source.
+pseudonymization) happens after, the same for every source, plus the ``CurationRules`` a
+source declares for its own data.
+
+Adding a source takes two edits:
+
+1. a module here that reads the data and declares it once, at its end::
+
+       SOURCE = Source("my-shop", load, timezone="Europe/Paris")
+
+2. one line in ``CATALOGUE`` below.
+
+The configuration's allowed ``data.source`` names (``workbench.config.SOURCES``), ``load_source``
+and ``ingest.default_settings`` (time zone and curation rules) all read the catalogue.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
-Loader = Callable[..., dict[str, pd.DataFrame]]
+from workbench.data.sources import files, movielens, online_retail, synthetic
+from workbench.data.sources.base import CurationRules, Loader, Source
+
+__all__ = [
+    "CATALOGUE",
+    "CurationRules",
+    "Loader",
+    "Source",
+    "get_loader",
+    "get_source",
+    "load_source",
+    "source_names",
+]
+
+#: Every source, one line per module, in the order configurations list them.
+CATALOGUE: tuple[Source, ...] = (
+    synthetic.SOURCE,
+    *movielens.SOURCES,
+    online_retail.SOURCE,
+    files.SOURCE,
+)
 
 
-def get_loader(source: str) -> Loader:
-    """The ``load(raw_dir, mirror, **options)`` function of ``source``."""
-    from workbench.data.sources import files, movielens, online_retail, synthetic
+def source_names() -> tuple[str, ...]:
+    """The names of the catalogued sources, in catalogue order."""
+    return tuple(source.name for source in CATALOGUE)
 
-    loaders: dict[str, Loader] = {
-        "synthetic": synthetic.load,
-        "movielens-100k": movielens.load_100k,
-        "movielens-latest-small": movielens.load_latest_small,
-        "online-retail": online_retail.load,
-        "files": files.load,
-    }
-    if source not in loaders:
-        raise ValueError(f"unknown source {source!r}; known: {sorted(loaders)}")
-    return loaders[source]
+
+def get_source(name: str) -> Source:
+    """The catalogue entry of source ``name``.
+
+    Raises
+    ------
+    ValueError
+        When no source has that name.
+    """
+    for source in CATALOGUE:
+        if source.name == name:
+            return source
+    raise ValueError(f"unknown source {name!r}; known: {sorted(source_names())}")
+
+
+def get_loader(name: str) -> Loader:
+    """The ``load(raw_dir, mirror, **options)`` function of source ``name``."""
+    return get_source(name).load
 
 
 def load_source(
     source: str, raw_dir: Path, mirror: Path | None = None, **options
 ) -> dict[str, pd.DataFrame]:
-    """Load ``source`` into contract tables."""
+    """Load ``source`` into raw contract tables."""
     return get_loader(source)(raw_dir=Path(raw_dir), mirror=mirror, **options)

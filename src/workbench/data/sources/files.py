@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from workbench.data.sources.base import Source
+
 
 class SourceFileError(ValueError):
     """An input file is unusable as a whole: missing, empty, or in the wrong format."""
@@ -72,3 +74,6 @@ def load(
                 categories.fillna("").str.split("|").map(lambda values: [v for v in values if v])
             )
     return tables
+
+
+SOURCE = Source("files", load)

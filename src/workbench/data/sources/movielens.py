@@ -12,6 +12,7 @@ import pandas as pd
 
 from workbench.data.catalog import dataset_file
 from workbench.data.sources._common import epoch_to_utc, implied_consent
+from workbench.data.sources.base import Source
 from workbench.data.sources.files import read_file
 
 GENRES_100K = (
@@ -147,3 +148,9 @@ def load_latest_small(
     events = _rating_events(ratings)
     users = pd.DataFrame({"user_id": sorted(events["user_id"].unique())})
     return {"events": events, "users": users, "items": items, "consent": _consent(events)}
+
+
+SOURCES = (
+    Source("movielens-100k", load_100k),
+    Source("movielens-latest-small", load_latest_small),
+)

@@ -5,7 +5,7 @@ number starting with ``C``). Lines pass on as text, exactly as published, includ
 without a customer: curation parses quantities, prices and the naive UK local invoice times
 (``source_timezone="Europe/London"``), quarantines what it cannot use, links returns to their
 purchases and fills revenue (quantity x unit price). ``invoice_no`` and ``unit_price`` travel
-with the events for those rules.
+with the events for those rules, which ``SOURCE`` declares (``workbench.data.retail``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from workbench.data import retail
 from workbench.data.catalog import dataset_file
 from workbench.data.sources._common import implied_consent
+from workbench.data.sources.base import CurationRules, Source
 from workbench.data.sources.files import read_file
 
 SOURCE_TIMEZONE = "Europe/London"
@@ -90,3 +92,11 @@ def load(raw_dir: Path, mirror: Path | None = None) -> dict[str, pd.DataFrame]:
     for table in (users, consent):
         table.attrs = dict(lines.attrs)
     return {"events": events, "users": users, "items": _items(lines), "consent": consent}
+
+
+SOURCE = Source(
+    "online-retail",
+    load,
+    timezone=SOURCE_TIMEZONE,
+    curation=CurationRules(retail.invoice_lines, raw_counts=retail.raw_figures),
+)

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.contract import EVENTS
+from workbench.data.sources.base import Source
 
 CATEGORIES = (
     "fashion",
@@ -302,3 +303,6 @@ def _consent(users, n_days, origin, withdrawal_rate, rng: np.random.Generator) -
     consent = pd.concat([base, withdrawals], ignore_index=True)
     consent["timestamp"] = consent["timestamp"].astype("datetime64[us, UTC]")
     return consent
+
+
+SOURCE = Source("synthetic", load)

@@ -5,9 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from workbench import content_based
+from workbench.data.coldstart import prepare_cold_start
+from workbench.data.interactions import weighted_pairs
 from workbench.data.sources import synthetic
-from workbench.models import content
+from workbench.evaluation import explain
+from workbench.models.content import ContentRecommender
+from workbench.tuning import Budget
+from workbench.workflows import content
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +21,9 @@ def tables():
 
 @pytest.fixture(scope="module")
 def data(tables):
-    pairs = content_based.weighted_pairs(tables["events"], half_life_days=30.0)
+    pairs = weighted_pairs(tables["events"], half_life_days=30.0)
     assert pairs["weight"].between(0.0, 1.0).all()
-    return content_based.prepare_cold_start(pairs, 0.2, 0.75, max_interactions=3, seed=1)
+    return prepare_cold_start(pairs, 0.2, 0.75, max_interactions=3, seed=1)
 
 
 def test_cold_start_data_withholds_items_from_train_and_fit(data):
@@ -32,19 +36,17 @@ def test_cold_start_data_withholds_items_from_train_and_fit(data):
 
 
 def test_tune_scoring_reports_overall_and_cold_metrics(tables, data):
-    profiles, dense = content_based.item_features(tables["items"], data.matrices.items, 8)
+    inputs = content.content_inputs(tables["events"], tables["items"], data, 8)
+    profiles, dense = inputs.profiles, inputs.dense
     assert dense.shape[0] == profiles.shape[0] == data.matrices.train.shape[1]
-    result = content_based.tune_scoring(
-        "content", content.ContentRecommender(), content.suggest, data, 2, None, "t",
-        item_features=profiles,
-    )  # fmt: skip
+    result = content.tune_scoring("content", ContentRecommender(), data, Budget(2), profiles)
     assert set(result.params) == {"use_confidence", "popularity_weight"}
     assert 0.0 <= result.metrics["coldstart_ndcg_at_10"] <= 1.0
     assert result.metrics["coldstart_users"] > 0
-    examples = content_based.example_items(data, 2)
-    table = content_based.similar_items_table(
+    examples = explain.example_items(data, 2)
+    table = explain.similar_items_table(
         result.model, tables["items"], data.matrices.items, examples, k=3
     )
     assert len(table) == 6 and (table["matching_terms"] != "").all()
-    features = content_based.user_context_features(tables["events"], data, "fit")
-    assert features.shape[0] == data.matrices.train.shape[0] and np.isfinite(features).all()
+    for features in inputs.user_features:
+        assert features.shape[0] == data.matrices.train.shape[0] and np.isfinite(features).all()

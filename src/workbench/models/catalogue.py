@@ -1,7 +1,15 @@
-"""The model families: estimator, Optuna search space and fixed settings of each.
+"""The catalogue of model families: every recommender the workbench compares, by name.
 
-Other modules join the comparison with ``register("two_tower", Family(...))``; notebooks and
-benchmarks pick families by name.
+Each entry holds the estimator, its Optuna search space (``suggest(trial) -> dict``, next to
+the model), fixed settings, and whether it is seeded; the estimator's class attributes say
+whether it needs item features (``needs_item_features``) and trains in epochs
+(``iterative``). Notebooks, workflows and benchmarks pick families by name.
+
+The catalogue is explicit: adding a model is one module under ``workbench.models``, one line
+in ``FAMILIES`` below, and one fixture entry (its small settings, its side data) in the
+contract suite ``tests/models/test_recommenders.py``, which then runs every contract and
+known-answer test against it. Importing the catalogue stays cheap: TensorFlow is imported only
+when a two-tower model is fit.
 """
 
 from __future__ import annotations
@@ -10,9 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import optuna
-
-from workbench.models import ease, factorization, neighbors, popularity
+from workbench.models import content, ease, factorization, hybrid, neighbors, neural, popularity
 from workbench.models.base import Recommender
 
 
@@ -24,7 +30,7 @@ class Family:
     ----------
     estimator : type of Recommender
     suggest : callable
-        ``suggest(trial) -> dict`` of hyperparameters.
+        ``suggest(trial) -> dict`` of hyperparameters, ``trial`` an ``optuna.Trial``.
     fixed : dict
         Settings passed to every trial and refit (``num_threads``).
     seeded : bool
@@ -32,9 +38,19 @@ class Family:
     """
 
     estimator: type[Recommender]
-    suggest: Callable[[optuna.Trial], dict[str, Any]]
+    suggest: Callable[..., dict[str, Any]]
     fixed: dict[str, Any] = field(default_factory=dict)
     seeded: bool = False
+
+    @property
+    def needs_item_features(self) -> bool:
+        """Whether ``fit`` requires ``item_features`` (content and hybrid models)."""
+        return self.estimator.needs_item_features
+
+    @property
+    def iterative(self) -> bool:
+        """Whether the estimator trains in epochs and calls back after each."""
+        return self.estimator.iterative
 
     def make(self, params: dict[str, Any] | None = None, seed: int | None = None) -> Recommender:
         """An unfitted estimator with ``params`` over the fixed settings."""
@@ -52,12 +68,10 @@ FAMILIES: dict[str, Family] = {
     "als": Family(factorization.ALS, factorization.suggest_als, seeded=True),
     "bpr": Family(factorization.BPR, factorization.suggest_bpr, seeded=True),
     "svd": Family(factorization.PureSVD, factorization.suggest_svd, seeded=True),
+    "content": Family(content.ContentRecommender, content.suggest),
+    "hybrid": Family(hybrid.HybridRecommender, hybrid.suggest),
+    "two_tower": Family(neural.TwoTowerRecommender, neural.suggest, seeded=True),
 }
-
-
-def register(name: str, family: Family) -> None:
-    """Add (or replace) a family, e.g. a neural model defined elsewhere."""
-    FAMILIES[name] = family
 
 
 def get_family(name: str) -> Family:

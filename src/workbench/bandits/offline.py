@@ -1,4 +1,4 @@
-"""Tuning exploration offline: Optuna objectives that score a policy on logged rounds only.
+"""Valuing policies offline: estimates of a policy's value from logged rounds only.
 
 The protocol a data scientist can run on real data: take uniformly logged rounds (a
 ``bandit_logs`` table), keep the earlier part for tuning and the later part as held-out
@@ -21,22 +21,18 @@ Two ways to score a candidate (``method``):
   hyperparameters only matter through the frozen distribution, so epsilon drifts toward 0.
 
 Each family's search space is its ``suggest(trial)`` static method (in
-:mod:`workbench.bandits.policies`); each trial is a nested MLflow run
-(:func:`workbench.tuning.optimize`) recording the estimate, its interval and, for replay, the
-number of matched rounds.
+:mod:`workbench.bandits.policies`); the Optuna objective and the studies are
+:mod:`workbench.workflows.bandits`'s. Everything here is a pure function of the logs (and, for
+the comparison with the truth, of a simulator).
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 
-import mlflow
 import numpy as np
-import optuna
 import pandas as pd
 
-from workbench import tuning
 from workbench.bandits import ope
 from workbench.bandits.environments import (
     BanditSimulator,
@@ -44,7 +40,7 @@ from workbench.bandits.environments import (
     SimulationResult,
     replay,
 )
-from workbench.bandits.policies import POLICIES, BasePolicy, make_policy
+from workbench.bandits.policies import BasePolicy, make_policy
 
 log = logging.getLogger(__name__)
 
@@ -201,154 +197,9 @@ def logged_value(
     )
 
 
-@dataclass
-class LoggedObjective:
-    """The estimated value of family ``policy_name`` with a trial's hyperparameters, from logs.
-
-    Holds only the logged rounds: no simulator, no true value. Every trial replays (or
-    warm-fits) a fresh policy seeded with ``seed``, so trials differ by their parameters only.
-
-    Parameters
-    ----------
-    logs : DataFrame
-        ``bandit_logs`` rounds to tune on (uniform logging for replay).
-    policy_name : str
-        A key of ``POLICIES``.
-    n_actions : int
-    feature_columns : list of str
-        Context columns of ``logs``.
-    method : str
-        ``"replay"`` or a key of :data:`workbench.bandits.ope.ESTIMATORS`.
-    n_bootstrap : int
-        Resamples of each trial's interval.
-    seed : int
-        Seeds the policy and the bootstrap.
-    n_replays : int
-        Replays per trial with different policy seeds (``method="replay"``), pooled.
-    fixed : dict
-        Settings that are not tuned.
-    """
-
-    logs: pd.DataFrame
-    policy_name: str
-    n_actions: int
-    feature_columns: list[str]
-    method: str = "replay"
-    n_bootstrap: int = 200
-    seed: int = 0
-    n_replays: int = 1
-    fixed: dict = field(default_factory=dict)
-    estimated_rewards_: np.ndarray | None = field(default=None, init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        if self.method != "replay" and ope.ESTIMATORS[self.method].needs_reward_model:
-            valued = self.logs.iloc[len(self.logs) // 2 :]
-            contexts = logged_contexts(valued, self.feature_columns)
-            self.estimated_rewards_ = reward_model(valued, contexts, self.n_actions, self.seed)
-
-    def __call__(self, trial: optuna.Trial) -> float:
-        params = {**self.fixed, **POLICIES[self.policy_name].suggest(trial)}
-        estimate = self.evaluate(params)
-        metrics = {f"{METRIC}_{key}": float(item) for key, item in estimate.items()}
-        if mlflow.active_run() is not None:
-            mlflow.log_metrics(metrics)
-        for key, item in metrics.items():
-            trial.set_user_attr(key, item)
-        if not np.isfinite(estimate["value"]):
-            raise optuna.TrialPruned("no logged round matched the policy's choices")
-        return float(estimate["value"])
-
-    def evaluate(self, params: dict) -> dict[str, float]:
-        """Estimate, interval and rounds used, for the family with ``params``."""
-        policy = make_policy(self.policy_name, self.n_actions, random_state=self.seed, **params)
-        return logged_value(
-            policy,
-            self.logs,
-            self.feature_columns,
-            self.method,
-            self.n_bootstrap,
-            self.seed,
-            self.estimated_rewards_,
-            self.n_replays,
-        )
-
-
-def tune_policy(
-    logs: pd.DataFrame,
-    policy_name: str,
-    n_actions: int,
-    feature_columns: list[str],
-    n_trials: int,
-    storage: str | None,
-    study_name: str,
-    seed: int = 42,
-    method: str = "replay",
-    n_bootstrap: int = 200,
-    n_replays: int = 1,
-) -> optuna.Study:
-    """Tune one policy family on logged rounds (resuming the study if it exists).
-
-    Returns
-    -------
-    optuna.Study
-        Its best trial carries the estimate's interval in ``user_attrs``.
-    """
-    study = tuning.create_study(study_name, storage, seed=seed)
-    objective = LoggedObjective(
-        logs, policy_name, n_actions, feature_columns, method, n_bootstrap, seed, n_replays
-    )
-    tuning.optimize(study, objective, n_trials, METRIC, show_progress_bar=False)
-    if not tuning.has_complete(study):
-        raise RuntimeError(f"no {policy_name} trial completed in study {study_name!r}")
-    log.info(
-        "%s: best %s %s = %.4f with %s",
-        policy_name,
-        method,
-        METRIC,
-        study.best_value,
-        study.best_params,
-    )
-    return study
-
-
-def tune_policies(
-    logs: pd.DataFrame,
-    policy_names: list[str],
-    n_actions: int,
-    feature_columns: list[str],
-    n_trials: int,
-    storage: str | None,
-    study_prefix: str,
-    seed: int = 42,
-    method: str = "replay",
-    n_bootstrap: int = 200,
-    n_replays: int = 1,
-) -> dict[str, optuna.Study]:
-    """Tune every family in ``policy_names`` on ``logs``; one study each.
-
-    Each study is named ``<study_prefix>-<family>`` and resumes when it exists.
-    """
-    return {
-        name: tune_policy(
-            logs,
-            name,
-            n_actions,
-            feature_columns,
-            n_trials,
-            storage,
-            f"{study_prefix}-{name}",
-            seed,
-            method,
-            n_bootstrap,
-            n_replays,
-        )
-        for name in policy_names
-    }
-
-
 def held_out_versus_truth(
     simulator: BanditSimulator,
-    studies: dict[str, optuna.Study],
+    tuned: dict[str, dict],
     held_out: pd.DataFrame,
     method: str = "replay",
     n_bootstrap: int = 200,
@@ -363,16 +214,20 @@ def held_out_versus_truth(
     ``n_truth_runs`` seeds); for an off-policy estimator, the true value of the policy frozen
     after its warm fit.
 
+    Parameters
+    ----------
+    tuned : dict of str to dict
+        Each family's chosen hyperparameters.
+
     Returns
     -------
     DataFrame
-        Indexed by family: ``tuning_value`` (best trial, optimistic), ``estimate, lower, upper,
-        n_matched`` on the held-out logs, ``true_value``, ``error`` (estimate - truth) and
-        ``covers`` (the interval contains the truth).
+        Indexed by family: ``estimate, lower, upper, n_matched`` on the held-out logs,
+        ``true_value``, ``error`` (estimate - truth) and ``covers`` (the interval contains it).
     """
     rows = {}
-    for name, study in studies.items():
-        policy = make_policy(name, simulator.n_actions, random_state=seed, **study.best_params)
+    for name, params in tuned.items():
+        policy = make_policy(name, simulator.n_actions, random_state=seed, **params)
         estimate = logged_value(
             policy, held_out, simulator.feature_names, method, n_bootstrap, seed, None, n_replays
         )
@@ -382,7 +237,6 @@ def held_out_versus_truth(
         else:
             truth = simulator.policy_value(policy.predict_proba(simulator.contexts))
         rows[name] = {
-            "tuning_value": study.best_value,
             "estimate": estimate["value"],
             "lower": estimate["lower"],
             "upper": estimate["upper"],
@@ -431,3 +285,44 @@ def online_runs(
         policy = make_policy(name, simulator.n_actions, random_state=policy_seed, **params)
         runs[name] = simulator.run(policy, horizon, random_state=environment_seed)
     return runs
+
+
+def value_shipped_policy(
+    policy: BasePolicy,
+    simulator: BanditSimulator,
+    tuning_logs: pd.DataFrame,
+    held_out: pd.DataFrame,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, float]:
+    """Warm-fit ``policy`` on the tuning logs, value it with every estimator on held-out logs.
+
+    The held-out rounds carry the simulator's ``cell`` of each context, so the frozen
+    policy's action probabilities are read per cell; DM and DR use a cross-fitted reward model
+    of the held-out rounds.
+
+    Returns
+    -------
+    estimates : DataFrame
+        One row per estimator of :data:`workbench.bandits.ope.ESTIMATORS` (``estimate_all``),
+        with the error against the truth.
+    true_value : float
+        The frozen policy's value in the simulator.
+    """
+    features = simulator.feature_names
+    policy.fit(tuning_logs[features], tuning_logs["action"], tuning_logs["reward"])
+    probabilities = policy.predict_proba(simulator.contexts)
+    true_value = simulator.policy_value(probabilities)
+    contexts = held_out[features].to_numpy()
+    estimated = reward_model(held_out, contexts, simulator.n_actions, random_state)
+    estimates = ope.estimate_all(
+        held_out["reward"],
+        held_out["action"],
+        held_out["propensity"],
+        probabilities[held_out["cell"].to_numpy()],
+        estimated,
+        n_bootstrap=n_bootstrap,
+        random_state=random_state,
+        truth=true_value,
+    )
+    return estimates, true_value

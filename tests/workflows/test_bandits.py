@@ -9,14 +9,10 @@ import pandas as pd
 import pytest
 
 from workbench.bandits.environments import BanditSimulator
-from workbench.bandits.search import (
-    LoggedObjective,
-    held_out_versus_truth,
-    independent_seeds,
-    split_logs,
-    tune_policy,
-)
+from workbench.bandits.offline import independent_seeds, split_logs
 from workbench.data.contract import validate_table
+from workbench.tuning import Budget
+from workbench.workflows.bandits import LoggedObjective, held_out_versus_truth, tune_policies
 
 FEATURES = ["x0", "x1"]
 
@@ -94,10 +90,10 @@ def test_off_policy_objective_values_the_warm_fitted_policy(method):
 def test_trials_are_nested_runs_recording_the_estimate_and_its_interval(tracking_uri):
     logs = hand_made_logs(2000)
     with mlflow.start_run() as parent:
-        tune_policy(logs, "ucb1", 4, FEATURES, 2, None, "test-ucb1", seed=0, n_bootstrap=20)
+        tune_policies(logs, ["ucb1"], 4, FEATURES, Budget(2, seed=0), n_bootstrap=20)
     runs = mlflow.search_runs(search_all_experiments=True)
     trials = runs[runs["tags.mlflow.parentRunId"] == parent.info.run_id]
-    assert len(trials) == 2
+    assert len(trials) == 2 and set(trials["tags.mlflow.runName"]) == {"trial 0", "trial 1"}
     assert (trials["metrics.logged_value_lower"] <= trials["metrics.logged_value"]).all()
     assert (trials["metrics.logged_value"] <= trials["metrics.logged_value_upper"]).all()
 
