@@ -49,27 +49,39 @@ def tracking_uri(tmp_path, monkeypatch) -> str:
 def run_notebook(tmp_path, tracking_uri, monkeypatch):
     """Execute a real notebook with papermill in a project rooted at ``tmp_path``.
 
-    Returns a function ``run(name, **parameters) -> dict`` that runs ``notebooks/<name>.ipynb``
-    in smoke mode, with outputs in ``tmp_path / "run"`` and Optuna studies in a SQLite file
-    there, and returns the metrics the notebook recorded (its ``metrics.json``).
+    Returns a function ``run(name, interactive=False, **parameters) -> dict`` that runs
+    ``notebooks/<name>.ipynb`` in smoke mode, with outputs in ``tmp_path / "run"`` and Optuna
+    studies in a SQLite file there, and returns the metrics the notebook recorded (its
+    ``metrics.json``). Like the pipeline, it gives the notebook a child run and ``register``;
+    ``interactive=True`` runs it as JupyterLab would, with its own defaults and no run.
     """
     import json
 
     import papermill
+    from mlflow.tracking import MlflowClient
+
+    from workbench import tracking
 
     monkeypatch.setenv("WORKBENCH_HOME", str(tmp_path))
 
-    def run(name: str, **parameters) -> dict:
+    def run(name: str, interactive: bool = False, **parameters) -> dict:
+        notebook = ROOT / "notebooks" / f"{name}.ipynb"
         run_dir = tmp_path / "run"
         defaults = {
             "run_dir": str(run_dir),
             "smoke": True,
             "optuna_storage": f"sqlite:///{tmp_path / 'optuna.db'}",
         }
+        if not interactive:
+            experiment = tracking.ensure_experiment("workbench-test", tmp_path / "mlartifacts")
+            defaults["mlflow_run_id"] = MlflowClient().create_run(experiment).info.run_id
+            defaults["register"] = True
+        declared = papermill.inspect_notebook(str(notebook))
+        chosen = {k: v for k, v in {**defaults, **parameters}.items() if k in declared}
         papermill.execute_notebook(
-            str(ROOT / "notebooks" / f"{name}.ipynb"),
+            str(notebook),
             str(tmp_path / f"{name}.out.ipynb"),
-            parameters={**defaults, **parameters},
+            parameters=chosen,
             kernel_name="python3",
             cwd=str(tmp_path),
             progress_bar=False,

@@ -1,9 +1,10 @@
-"""The default pipeline end to end, as `make run` runs it, with smoke-sized budgets.
+"""The default pipeline end to end, as `make run` runs it, with smoke-sized budgets, twice.
 
 Real notebooks through papermill, a real MLflow SQLite store and a real Optuna storage: every
-notebook's run must finish, models must be registered with the champion alias, and nothing
-the pipeline wrote (curated layer, run folders, MLflow params, tags and artifacts) may hold a
-raw user identifier or an e-mail address.
+notebook's run must finish, models must be registered with the champion alias, nothing the
+pipeline wrote (curated layer, run folders, MLflow params, tags and artifacts) may hold a raw
+user identifier or an e-mail address, and the same command run again gives the same numbers
+and keeps the champions (a tie never promotes).
 """
 
 from __future__ import annotations
@@ -32,25 +33,21 @@ def finished_pipeline(tmp_path_factory):
     (root / "experiments" / "segments").symlink_to(ROOT / "experiments" / "segments")
     uri = f"sqlite:///{root / 'experiments' / 'mlflow.db'}"
     env = {**os.environ, "WORKBENCH_HOME": str(root), "MLFLOW_TRACKING_URI": uri}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "workbench.cli",
-            "run",
-            str(ROOT / "experiments/default.yaml"),
-            "--set",
-            "smoke=true",
-        ],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    command = [sys.executable, "-m", "workbench.cli", "run", str(ROOT / "experiments/default.yaml")]
+    outputs = []
+    for _ in range(2):
+        done = subprocess.run(
+            [*command, "--set", "smoke=true"],
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        outputs.append(done)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    return root, client
+    return root, client, outputs
 
 
 def _runs(client: MlflowClient):
@@ -58,26 +55,36 @@ def _runs(client: MlflowClient):
     return client.search_runs([experiment.experiment_id], max_results=5000)
 
 
-def test_every_notebook_run_finished(finished_pipeline):
-    root, client = finished_pipeline
-    runs = _runs(client)
+NOTEBOOKS = (
+    "10_ingest",
+    "20_personas",
+    "30_content_based",
+    "40_collaborative",
+    "60_bandits",
+    "70_compare_register",
+)
+
+
+def _parents(runs):
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
-    assert [p.info.status for p in parents] == ["FINISHED"]
-    children = {
-        r.data.tags["mlflow.runName"]: r.info.status
+    return sorted(parents, key=lambda run: run.info.start_time)
+
+
+def _children(runs, parent) -> dict:
+    return {
+        r.data.tags["mlflow.runName"]: r
         for r in runs
-        if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id
+        if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
     }
-    assert children == {
-        name: "FINISHED"
-        for name in (
-            "10_ingest",
-            "20_personas",
-            "30_content_based",
-            "40_collaborative",
-            "60_bandits",
-        )
-    }
+
+
+def test_every_notebook_run_finished(finished_pipeline):
+    root, client, _ = finished_pipeline
+    runs = _runs(client)
+    parents = _parents(runs)
+    assert [p.info.status for p in parents] == ["FINISHED", "FINISHED"]
+    children = {name: run.info.status for name, run in _children(runs, parents[0]).items()}
+    assert children == {name: "FINISHED" for name in NOTEBOOKS}
     nested = [
         r
         for r in runs
@@ -87,8 +94,62 @@ def test_every_notebook_run_finished(finished_pipeline):
     assert (root / "experiments" / "optuna.db").is_file()
 
 
+def test_the_same_command_twice_gives_the_same_numbers_and_keeps_the_champions(finished_pipeline):
+    _, client, _ = finished_pipeline
+    runs = _runs(client)
+    first, second = (_children(runs, parent) for parent in _parents(runs))
+    for name in NOTEBOOKS:
+        numbers = [
+            {key: value for key, value in run[name].data.metrics.items() if "seconds" not in key}
+            for run in (first, second)
+        ]
+        assert numbers[0] and numbers[0] == numbers[1], name
+    for model in client.search_registered_models():
+        versions = client.search_model_versions(f"name = '{model.name}'")
+        champion = client.get_model_version_by_alias(model.name, "champion")
+        if model.name.endswith("-personas"):  # the latest segmenter is always the one in use
+            continue
+        assert str(champion.version) == "1", model.name  # the rerun tied: nothing moved
+        latest = max(versions, key=lambda version: int(version.version))
+        assert latest.tags["workbench.decision"] == "challenger", model.name
+
+
+def test_runs_are_named_and_measured_for_the_mlflow_ui(finished_pipeline):
+    _, client, outputs = finished_pipeline
+    experiments = {e.name for e in client.search_experiments()}
+    assert "workbench-default" in experiments
+    everything = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert {r.info.experiment_id for r in everything} == {
+        client.get_experiment_by_name("workbench-default").experiment_id
+    }, "every run in the pipeline's experiment"
+    runs = _runs(client)
+    parent = _parents(runs)[0]
+    notebooks = _children(runs, parent)
+    collaborative = notebooks["40_collaborative"]
+    assert {"ndcg_at_10", "precision_at_10"} <= set(collaborative.data.metrics)
+    assert "40_collaborative.ndcg_at_10" in parent.data.metrics
+    families = _children(runs, collaborative)
+    assert set(families) == {"popularity", "item_knn", "user_knn", "ease", "als", "bpr", "svd"}
+    assert (
+        "l2" in families["ease"].data.params and "valid_ndcg_at_10" in families["ease"].data.metrics
+    )
+    trials = _children(runs, families["ease"])
+    assert trials and all(name.startswith("trial ") for name in trials)
+    assert {
+        run.data.tags["workbench.stage"]
+        for run in _children(runs, notebooks["30_content_based"]).values()
+    } == {"content_based"}
+    artifacts = {a.path for a in client.list_artifacts(collaborative.info.run_id, "notebook")}
+    assert {"notebook/40_collaborative.ipynb", "notebook/40_collaborative.html"} <= artifacts
+    summary = outputs[-1].stdout
+    assert "synthetic-recommender" in summary and "kept" in summary
+    assert "http://127.0.0.1:5000" in summary
+    noise = ("without encryption", "oneDNN", "absl", "TqdmWarning", "CloudPickle")
+    assert not [word for word in noise if word in outputs[-1].stdout + outputs[-1].stderr]
+
+
 def test_models_are_registered_as_champions(finished_pipeline):
-    _, client = finished_pipeline
+    _, client, _ = finished_pipeline
     names = {model.name for model in client.search_registered_models()}
     for kind in ("personas", "recommender", "policy"):
         assert f"synthetic-{kind}" in names
@@ -96,7 +157,7 @@ def test_models_are_registered_as_champions(finished_pipeline):
 
 
 def test_no_raw_identifier_or_email_reaches_curated_data_or_mlflow(finished_pipeline):
-    root, client = finished_pipeline
+    root, client, _ = finished_pipeline
     raw_ids = set(generate(n_users=300, n_days=14, seed=42)["users"]["user_id"])
     for folder in (root / "data" / "curated", root / "experiments"):
         findings = scan_folder(folder, raw_ids, min_length=8)

@@ -68,8 +68,14 @@ class NotebookRun:
     paths: ProjectPaths
     run_id: str
     smoke: bool = False
+    interactive: bool = False
     metrics: dict[str, float] = field(default_factory=dict)
     started: float = field(default_factory=time.perf_counter)
+
+    @property
+    def experiment_id(self) -> str:
+        """The MLflow experiment of this notebook's run (the pipeline's, or the interactive one)."""
+        return mlflow.get_run(self.run_id).info.experiment_id
 
     def elapsed(self) -> float:
         """Seconds since the notebook started."""
@@ -96,6 +102,7 @@ class NotebookRun:
         k: int = 10,
         storage: str = "",
         timeout: float = 0.0,
+        fresh: bool = False,
         **scope,
     ) -> tuning.Budget:
         """The tuning budget of this notebook (smoke-sized), in ``storage`` or the project's
@@ -107,6 +114,7 @@ class NotebookRun:
             seed=seed,
             k=k,
             timeout=timeout or None,
+            fresh=fresh,
             scope={
                 "notebook": self.name,
                 "dataset": dataset.name,
@@ -147,12 +155,20 @@ class NotebookRun:
         """The project's pseudonymization key (``workbench.config.pseudonym_key``)."""
         return config.pseudonym_key(self.paths)
 
-    def finish(self, metrics: dict[str, float] | None = None) -> dict[str, float]:
-        """Record final metrics (MLflow and ``run_dir/metrics.json``); return all of them."""
-        if metrics:
-            self.log_metrics(metrics)
+    def finish(
+        self, metrics: dict[str, float] | None = None, headline: dict[str, float] | None = None
+    ) -> dict[str, float]:
+        """Record final metrics (MLflow and ``run_dir/metrics.json``); return all of them.
+
+        ``headline`` holds the few figures that sum the notebook up under the shared metric
+        names (``ndcg_at_10`` of the chosen model): logged to the notebook's run like the
+        others, written to ``headline.json`` for the pipeline's parent run and summary.
+        """
+        self.log_metrics({**(metrics or {}), **(headline or {})})
         self.run_dir.mkdir(parents=True, exist_ok=True)
         (self.run_dir / "metrics.json").write_text(json.dumps(self.metrics, indent=2) + "\n")
+        chosen = {key: float(value) for key, value in (headline or {}).items() if value is not None}
+        (self.run_dir / "headline.json").write_text(json.dumps(chosen, indent=2) + "\n")
         log.info("%s: %d metrics recorded in %s", self.name, len(self.metrics), self.run_dir)
         return self.metrics
 
@@ -192,7 +208,7 @@ def start(
         mlflow.set_tag("workbench.notebook", name)
     folder = Path(run_dir) if run_dir else paths.runs / "interactive" / name
     folder.mkdir(parents=True, exist_ok=True)
-    return NotebookRun(name, folder, paths, run.info.run_id, smoke)
+    return NotebookRun(name, folder, paths, run.info.run_id, smoke, not mlflow_run_id)
 
 
 def _show_once(figure) -> None:

@@ -8,7 +8,11 @@ FINISHED, or FAILED with the failing cell when the notebook raised.
 
 from __future__ import annotations
 
+import json
 import logging
+import re
+import shutil
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -18,16 +22,20 @@ from typing import Any
 
 import mlflow
 import papermill
+from jupyter_client.manager import AsyncKernelManager
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID, MLFLOW_RUN_NAME
 from papermill.exceptions import PapermillExecutionError
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
+from workbench import parameters as parameter_rules
 from workbench import tracking
 from workbench.config import ConfigError, NotebookStep, PipelineConfig, ProjectPaths
 from workbench.data import store
 
 log = logging.getLogger(__name__)
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 KERNEL_NAME = "python3"  # the native kernel: the interpreter running the pipeline
 _TYPES = {
@@ -38,6 +46,24 @@ _TYPES = {
     "list": (list,),
     "dict": (dict,),
 }
+
+
+class IpcKernelManager(AsyncKernelManager):
+    """Kernels reached over local IPC sockets in a private temporary folder.
+
+    The default TCP transport sends code and outputs unencrypted over loopback (and the kernel
+    warns about it); local sockets need no port and are readable by their owner only.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.transport = "ipc"
+        self.ip = str(Path(tempfile.mkdtemp(prefix="workbench-kernel-")) / "kernel")
+
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart:
+            shutil.rmtree(Path(self.ip).parent, ignore_errors=True)
 
 
 class NotebookFailed(RuntimeError):
@@ -51,13 +77,19 @@ class NotebookFailed(RuntimeError):
 
 @dataclass
 class StepResult:
-    """One executed notebook."""
+    """One executed notebook, its headline metrics and what happened to its models.
+
+    ``decisions`` maps each registered name the notebook published to one sentence: whether
+    the champion moved or was kept, and why.
+    """
 
     name: str
     run_id: str
     output: Path
     seconds: float
     status: str = "FINISHED"
+    headline: dict[str, float] = field(default_factory=dict)
+    decisions: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +100,7 @@ class PipelineResult:
     parent_run_id: str
     run_dir: Path
     steps: list[StepResult] = field(default_factory=list)
+    experiment_name: str = ""
 
 
 def new_pipeline_run_id() -> str:
@@ -75,8 +108,14 @@ def new_pipeline_run_id() -> str:
     return datetime.now(UTC).strftime("%Y%m%d-%H%M%S-") + uuid.uuid4().hex[:6]
 
 
-def common_parameters(config: PipelineConfig, mirror: str | None) -> dict[str, Any]:
-    """Parameters every notebook may declare, from the pipeline configuration."""
+def common_parameters(
+    config: PipelineConfig, mirror: str | None, fresh: bool = False
+) -> dict[str, Any]:
+    """Parameters every notebook may declare, from the pipeline configuration.
+
+    A pipeline run registers models (``register``: interactive runs do not, by default) and
+    resumes its Optuna studies unless ``fresh``.
+    """
     return {
         "config": config.name,
         "dataset": config.data.dataset,
@@ -85,6 +124,8 @@ def common_parameters(config: PipelineConfig, mirror: str | None) -> dict[str, A
         "mirror": mirror or "",
         "seed": config.seed,
         "smoke": config.smoke,
+        "register": True,
+        "fresh": fresh,
         "run_dir": "",  # filled in per notebook
         "mlflow_run_id": "",  # filled in per notebook
         **config.parameters,
@@ -121,6 +162,9 @@ def resolve_parameters(
         _check_type(step, key, value, declared[key]["inferred_type_name"])
     chosen = {key: value for key, value in common.items() if key in declared}
     chosen.update(step.parameters)
+    found = parameter_rules.problems(chosen)
+    if found:
+        raise ConfigError(f"notebooks.{step.name}.parameters: " + "; ".join(found))
     return chosen
 
 
@@ -142,11 +186,13 @@ def plan(
     only: list[str] | None = None,
     overrides: dict[str, Any] | None = None,
     mirror: str | None = None,
+    fresh: bool = False,
 ) -> list[tuple[NotebookStep, dict[str, Any]]]:
     """Every step to run with its parameters, all validated before any work starts.
 
     ``overrides`` maps ``param`` (every notebook declaring it) or ``notebook.param`` to a
-    value; ``only`` keeps the named notebooks (by stem, e.g. ``40_collaborative``).
+    value; ``only`` keeps the named notebooks (by stem, e.g. ``40_collaborative``). An
+    override that no planned notebook declares, or that names no planned notebook, is an error.
     """
     steps = config.notebooks
     if only:
@@ -155,13 +201,30 @@ def plan(
         if unknown:
             raise ConfigError(f"--only: no notebook named {unknown} (known: {sorted(names)})")
         steps = [step for step in steps if step.name in only]
-    common = common_parameters(config, mirror)
+    common = common_parameters(config, mirror, fresh)
+    declared = {step.name: papermill.inspect_notebook(str(paths.notebooks / step.notebook))
+                for step in steps}  # fmt: skip
+    _check_overrides(overrides or {}, declared)
     planned = []
     for step in steps:
-        declared = papermill.inspect_notebook(str(paths.notebooks / step.notebook))
-        step = _with_overrides(step, overrides or {}, declared)
-        planned.append((step, resolve_parameters(step, declared, common)))
+        step = _with_overrides(step, overrides or {}, declared[step.name])
+        planned.append((step, resolve_parameters(step, declared[step.name], common)))
     return planned
+
+
+def _check_overrides(overrides: dict[str, Any], declared: dict[str, dict]) -> None:
+    """A typo in ``--set`` is an error, never silently ignored."""
+    for key in overrides:
+        notebook, _, name = key.rpartition(".")
+        if notebook and notebook not in declared:
+            raise ConfigError(
+                f"--set {key}: no notebook {notebook!r} in this run ({sorted(declared)})"
+            )
+        if not notebook and not any(name in params for params in declared.values()):
+            known = sorted(set().union(*declared.values()))
+            raise ConfigError(
+                f"--set {key}: no notebook in this run declares {name!r} (known: {known})"
+            )
 
 
 def _with_overrides(
@@ -185,6 +248,7 @@ def run_pipeline(
     overrides: dict[str, Any] | None = None,
     mirror: str | None = None,
     progress: bool = True,
+    fresh: bool = False,
 ) -> PipelineResult:
     """Execute the configured notebooks in order; stop at the first that raises.
 
@@ -195,7 +259,7 @@ def run_pipeline(
     NotebookFailed
         When a notebook raises; its child run and the parent run are then FAILED.
     """
-    planned = plan(config, paths, only, overrides, mirror)
+    planned = plan(config, paths, only, overrides, mirror, fresh)
     experiment_id = tracking.ensure_experiment(config.experiment_name, paths.artifacts)
     pipeline_run_id = new_pipeline_run_id()
     run_dir = paths.runs / pipeline_run_id
@@ -207,7 +271,7 @@ def run_pipeline(
         "mlflow.source.git.commit": tracking.git_commit(paths.root),
         "workbench.dataset": config.data.dataset,
     }
-    result = PipelineResult(pipeline_run_id, "", run_dir)
+    result = PipelineResult(pipeline_run_id, "", run_dir, experiment_name=config.experiment_name)
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=f"{config.name}-{pipeline_run_id}", tags=tags
     ) as parent:
@@ -223,10 +287,14 @@ def run_pipeline(
         bar = tqdm(planned, desc=config.name, unit="notebook", disable=not progress)
         for step, parameters in bar:
             bar.set_postfix_str(step.name)
-            result.steps.append(
-                _run_step(step, parameters, experiment_id, parent.info.run_id, tags, run_dir, paths)
+            done = _run_step(
+                step, parameters, experiment_id, parent.info.run_id, tags, run_dir, paths
             )
-            _record_dataset(config, paths, parent.info.run_id, result.steps[-1].run_id)
+            result.steps.append(done)
+            mlflow.log_metrics(
+                {f"{step.name}.{key}": value for key, value in done.headline.items()}
+            )
+            _record_dataset(config, paths, parent.info.run_id, done.run_id)
     return result
 
 
@@ -257,13 +325,14 @@ def _run_step(step, parameters, experiment_id, parent_id, tags, run_dir, paths) 
             kernel_name=KERNEL_NAME,
             cwd=str(paths.notebooks),
             progress_bar=False,
+            kernel_manager_class=IpcKernelManager,
         )
     except PapermillExecutionError as error:
         _close(client, run_id, output, "FAILED")
         mlflow.set_tag("workbench.failed_notebook", step.name)  # the parent ends FAILED
         cell = _source_cell_number(output, error.cell_index)
-        first_line = (error.source or "").strip().splitlines()[:1]
-        message = f"{error.ename}: {error.evalue}" + (f"  [{first_line[0]}]" if first_line else "")
+        line = raising_line(error.traceback) or (error.source or "").strip().splitlines()[:1]
+        message = f"{error.ename}: {error.evalue}" + (f"  [{line[0]}]" if line else "")
         raise NotebookFailed(step.notebook, cell, message, output) from None
     except BaseException:
         _close(client, run_id, output, "FAILED")
@@ -272,7 +341,32 @@ def _run_step(step, parameters, experiment_id, parent_id, tags, run_dir, paths) 
     client.log_metric(run_id, "notebook_seconds", seconds)
     _close(client, run_id, output, "FINISHED")
     log.info("%s finished in %.1f s", step.notebook, seconds)
-    return StepResult(step.name, run_id, output, seconds)
+    headline_file = step_dir / "headline.json"
+    headline = json.loads(headline_file.read_text()) if headline_file.is_file() else {}
+    published = client.get_run(run_id).data.tags
+    decisions = {
+        key.removeprefix("workbench.decision."): value
+        for key, value in published.items()
+        if key.startswith("workbench.decision.")
+    }
+    return StepResult(step.name, run_id, output, seconds, "FINISHED", headline, decisions)
+
+
+def raising_line(traceback: list[str] | None) -> list[str]:
+    """The notebook line that raised (``[line]``), read off IPython's formatted traceback.
+
+    IPython marks the executing line of each frame with an arrow (``----> 3 foo()``); the
+    cell's own frame (``Cell In[...]``) comes first, so its arrow is the cell line at fault.
+    """
+    for entry in traceback or []:
+        text = _ANSI.sub("", entry)
+        if "Cell In[" not in text and "<cell line" not in text:
+            continue
+        for line in text.splitlines():
+            match = re.match(r"^-+>\s*\d+\s(.*)$", line)
+            if match:
+                return [match.group(1).strip()]
+    return []
 
 
 def _source_cell_number(executed: Path, cell_index: int | None) -> int | None:
@@ -288,10 +382,21 @@ def _source_cell_number(executed: Path, cell_index: int | None) -> int | None:
 
 
 def _close(client: MlflowClient, run_id: str, output: Path, status: str) -> None:
-    """Attach the executed notebook (when it exists) and set the run's final status."""
+    """Attach the executed notebook and its HTML rendering; set the run's final status."""
     if output.is_file():
         client.log_artifact(run_id, str(output), artifact_path="notebook")
+        client.log_artifact(run_id, str(render_html(output)), artifact_path="notebook")
     client.set_terminated(run_id, status)
+
+
+def render_html(executed: Path) -> Path:
+    """An HTML page of an executed notebook beside it (``<name>.html``), to read in the UI."""
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(executed))
+    page = executed.with_suffix(".html")
+    page.write_text(body, encoding="utf-8")
+    return page
 
 
 def _record_dataset(config: PipelineConfig, paths: ProjectPaths, parent_id, child_id) -> None:

@@ -67,6 +67,8 @@ class Budget:
     scope : dict
         Settings shared by every study of one experiment that shape its objectives (data set
         digest, split, notebook); part of every study's identity.
+    fresh : bool
+        Start every study over (its stored trials are deleted) instead of resuming it.
     """
 
     n_trials: int
@@ -75,6 +77,7 @@ class Budget:
     k: int = 10
     timeout: float | None = None
     scope: dict[str, Any] = field(default_factory=dict)
+    fresh: bool = False
 
     def __post_init__(self) -> None:
         if self.n_trials < 0:
@@ -97,9 +100,13 @@ def create_study(
     seed: int = 42,
     direction: str = "maximize",
     pruner: optuna.pruners.BasePruner | None = None,
+    fresh: bool = False,
 ) -> optuna.Study:
-    """A seeded TPE study in ``storage`` (resumed when it exists)."""
+    """A seeded TPE study in ``storage``: resumed when it exists, unless ``fresh``."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    if fresh and storage is not None and name in optuna.get_all_study_names(storage):
+        optuna.delete_study(study_name=name, storage=storage)
+        log.info("deleted study %s to start it over", name)
     return optuna.create_study(
         study_name=name,
         storage=storage,
@@ -151,7 +158,7 @@ def run_study(
     optuna.Study
     """
     identity = budget.study_name(name, **settings)
-    study = create_study(identity, budget.storage, budget.seed, pruner=pruner)
+    study = create_study(identity, budget.storage, budget.seed, pruner=pruner, fresh=budget.fresh)
     wanted = budget.n_trials if n_trials is None else n_trials
     missing = max(0, wanted - n_counted(study))
     if missing:

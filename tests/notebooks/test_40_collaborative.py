@@ -46,3 +46,17 @@ def test_notebook_tunes_compares_and_registers(tmp_path, run_notebook):
     )
     assert champion.tags["metric.ndcg_at_10"]
     assert bool(served.loc[0, "fallback"]) and len(served.loc[0, "item_ids"]) == 10
+
+
+def test_an_interactive_run_registers_nothing_and_never_moves_an_alias(tmp_path, run_notebook):
+    write_curated(tmp_path)
+    run_notebook("40_collaborative", interactive=True, families=["popularity"])
+    client = mlflow.MlflowClient()
+    assert not client.search_registered_models()  # register is false outside the runner
+    run_notebook("40_collaborative", interactive=True, families=["popularity"], register=True)
+    (model,) = client.search_registered_models()
+    (version,) = client.search_model_versions(f"name = '{model.name}'")
+    assert not version.aliases  # asked to register: it does, but leaves the aliases alone
+    executed = tmp_path / "40_collaborative.out.ipynb"
+    images = executed.read_text().count('"image/png"')
+    assert images == len(list((tmp_path / "run" / "plots").glob("*.png")))  # each plot once

@@ -50,6 +50,7 @@ def _execute(project, run_id: str, **parameters):
         "smoke": True,
         "segments_file": str(ROOT / "experiments/segments/default.yaml"),
         "optuna_storage": f"sqlite:///{root / 'optuna.db'}",
+        "register": True,
     }
     return papermill.execute_notebook(
         str(NOTEBOOK),

@@ -1,7 +1,8 @@
 """``workbench``: run pipelines, open JupyterLab and the MLflow UI, manage curated data.
 
 This package and the pipeline are the only places that read the environment and paths.
-``run`` holds ``workbench run``, ``ui`` and ``lab``; ``data`` holds ``workbench data ...``.
+``run`` holds ``workbench run``, ``ui`` and ``lab``; ``data`` holds ``workbench data ...``;
+``models`` holds ``workbench models list | rollback``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from workbench.cli import data, run
+from workbench.cli import data, models, run
 from workbench.cli.run import resolve_config_path
 from workbench.config import ConfigError
 
@@ -26,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run.add_commands(commands)
     data.add_commands(commands)
+    models.add_commands(commands)
     return parser
 
 
@@ -39,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in NOISY_LOGGERS:
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    logging.getLogger("traitlets").setLevel(logging.ERROR)  # nbconvert: alt text of plots
     try:
         return args.handler(args)
     except ConfigError as error:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import subprocess
 import sys
 from pathlib import Path
@@ -13,12 +14,15 @@ import yaml
 from workbench.config import ConfigError, ProjectPaths, load_pipeline_config
 
 
-def _tracking_uri(paths: ProjectPaths) -> str:
+def tracking_uri(paths: ProjectPaths) -> str:
     """``MLFLOW_TRACKING_URI`` or the embedded SQLite store; exported for the kernels."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or paths.tracking_uri
     os.environ["MLFLOW_TRACKING_URI"] = uri
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # kernels inherit: no oneDNN/CUDA noise
+    # kernels inherit these: no oneDNN/CUDA/absl chatter, MLflow's own logs at WARNING
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     paths.experiments.mkdir(parents=True, exist_ok=True)
     return uri
 
@@ -40,7 +44,7 @@ def resolve_config_path(name: str, paths: ProjectPaths) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run a pipeline configuration."""
+    """Run a pipeline configuration, then print what it found."""
     from workbench import tracking
     from workbench.pipeline import NotebookFailed, run_pipeline
 
@@ -52,26 +56,43 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = config.model_copy(update={"smoke": bool(overrides.pop("smoke"))})
     mirror = args.mirror or config.data.mirror or os.environ.get("WORKBENCH_DATA_MIRROR")
     mirror = str(Path(mirror).resolve()) if mirror else None
-    uri = tracking.configure(_tracking_uri(paths))
+    uri = tracking.configure(tracking_uri(paths))
     print(f"workbench: pipeline {config.name!r} on {config.data.dataset!r}, tracking to {uri}")
     try:
-        result = run_pipeline(config, paths, only=args.only, overrides=overrides, mirror=mirror)
+        result = run_pipeline(
+            config, paths, only=args.only, overrides=overrides, mirror=mirror, fresh=args.fresh
+        )
     except NotebookFailed as failure:
         print(f"workbench: FAILED: {failure}", file=sys.stderr)
         return 1
-    total = sum(step.seconds for step in result.steps)
-    print(f"workbench: {len(result.steps)} notebooks finished in {total:.0f} s")
-    for step in result.steps:
-        print(f"  {step.name:<24} {step.seconds:6.1f} s  run {step.run_id}")
-    print(f"workbench: executed notebooks in {result.run_dir}")
-    print(f"workbench: MLflow parent run {result.parent_run_id}; open the UI with `make ui`")
+    print(summary(result, uri, args.ui_port))
     return 0
+
+
+def summary(result, uri: str, ui_port: int = 5000) -> str:
+    """What a finished pipeline found: each notebook's headline metrics, each registered
+    name's champion decision, and where to look."""
+    total = sum(step.seconds for step in result.steps)
+    lines = [f"workbench: {len(result.steps)} notebooks finished in {total:.0f} s"]
+    for step in result.steps:
+        figures = ", ".join(f"{key} {value:.4g}" for key, value in step.headline.items())
+        lines.append(f"  {step.name:<20} {step.seconds:6.1f} s  {figures}")
+    decisions = [(name, text) for step in result.steps for name, text in step.decisions.items()]
+    if decisions:
+        lines.append("workbench: registered models")
+        lines += [f"  {name:<28} {text}" for name, text in decisions]
+    lines.append(f"workbench: executed notebooks in {result.run_dir}")
+    where = f"http://127.0.0.1:{ui_port}" if uri.startswith("sqlite") else uri
+    how = " after `make ui`" if uri.startswith("sqlite") else ""
+    lines.append(f"workbench: compare the runs in the MLflow UI at {where}{how}")
+    lines.append(f"           (experiment {result.experiment_name}, run {result.parent_run_id})")
+    return "\n".join(lines)
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
     """The MLflow UI on 127.0.0.1 against the configured store."""
     paths = ProjectPaths.discover()
-    uri = _tracking_uri(paths)
+    uri = tracking_uri(paths)
     command = [
         sys.executable,
         "-m",
@@ -91,21 +112,19 @@ def cmd_ui(args: argparse.Namespace) -> int:
 
 
 def cmd_lab(args: argparse.Namespace) -> int:
-    """JupyterLab in the notebooks folder, on this environment's kernel."""
+    """JupyterLab in the project folder, on this environment's kernel; prints its URL."""
     paths = ProjectPaths.discover()
-    _tracking_uri(paths)
+    tracking_uri(paths)
+    token = secrets.token_hex(16)
     command = [
-        sys.executable,
-        "-m",
-        "jupyter",
-        "lab",
-        "--ip",
-        "127.0.0.1",
-        "--port",
-        str(args.port),
-        "--notebook-dir",
-        str(paths.root),
-    ]
+        sys.executable, "-m", "jupyter", "lab", "--no-browser",
+        "--ip", "127.0.0.1", "--port", str(args.port), "--notebook-dir", str(paths.root),
+        f"--IdentityProvider.token={token}",
+    ]  # fmt: skip
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        command.append("--allow-root")  # containers and CI machines often run as root
+    print(f"workbench: JupyterLab at http://127.0.0.1:{args.port}/lab?token={token}")
+    print("workbench: notebooks/ holds the pipeline's notebooks; Ctrl-C stops the server")
     return subprocess.call(command)
 
 
@@ -126,6 +145,10 @@ def add_commands(commands) -> None:
         help="override a parameter: n_trials=3 or 40_collaborative.n_trials=3",
     )
     run.add_argument("--mirror", help="folder holding the public data sets (as shared/data)")
+    run.add_argument(
+        "--fresh", action="store_true", help="start the Optuna studies over instead of resuming"
+    )
+    run.add_argument("--ui-port", type=int, default=5000, help="port named in the summary")
     run.set_defaults(handler=cmd_run)
 
     ui = commands.add_parser("ui", help="open the MLflow UI on 127.0.0.1")

@@ -35,6 +35,7 @@ __all__ = [
     "mean_average_precision",
     "mrr_at_k",
     "ndcg_at_k",
+    "ndcg_per_user",
     "novelty",
     "precision_at_k",
     "recall_at_k",
@@ -112,17 +113,27 @@ def hit_rate_at_k(recommended, relevant, k: int | None = None) -> float:
     return _mean(hits.any(axis=1).astype(np.float64))
 
 
+def ndcg_per_user(recommended, relevant, k: int | None = None) -> np.ndarray:
+    """nDCG@k of each user with at least one relevant item, in row order.
+
+    Returns
+    -------
+    ndarray of shape (n_users_with_relevant_items,)
+    """
+    hits, n_relevant, k = _prepare(recommended, relevant, k)
+    discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
+    dcg = hits @ discount
+    ideal = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
+    return dcg / ideal[np.minimum(n_relevant, k).astype(np.int64)]
+
+
 def ndcg_at_k(recommended, relevant, k: int | None = None) -> float:
     """Mean normalized discounted cumulative gain with binary gains.
 
     ``DCG_u = sum_r hit_u(r) / log2(r + 1)``, normalized by the ideal DCG of
     ``min(k, |R_u|)`` hits at the top.
     """
-    hits, n_relevant, k = _prepare(recommended, relevant, k)
-    discount = 1.0 / np.log2(np.arange(2, hits.shape[1] + 2))
-    dcg = hits @ discount
-    ideal = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
-    return _mean(dcg / ideal[np.minimum(n_relevant, k).astype(np.int64)])
+    return _mean(ndcg_per_user(recommended, relevant, k))
 
 
 def _precision_at_hits(hits: np.ndarray) -> np.ndarray:

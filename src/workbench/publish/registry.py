@@ -3,7 +3,7 @@
 Every notebook publishes in one call::
 
     published = publish(RecommenderService.from_fitted(...), f"{dataset}-recommender",
-                        example=request, metric="ndcg_at_10", value=0.42)
+                        example=request, metric="ndcg_at_10", value=0.42, scorer=scorer)
 
 The model is any *publishable* object: it logs itself (:meth:`log`) and answers an example
 request in memory (:meth:`answer`); the version reloaded from the registry must give the same
@@ -14,6 +14,7 @@ answers, or publishing fails. Flavors: ``recommender.RecommenderService``,
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Protocol
@@ -47,20 +48,30 @@ class Published:
         Registered name.
     version : str or None
         Registered version; None when registration was turned off.
-    champion : bool
-        Whether the version holds the champion alias.
+    decision : Decision or None
+        The gate's verdict (None when nothing was registered or aliases were left alone).
     reproduced : bool
         Whether the reloaded version gave the in-memory answers.
     """
 
     name: str
     version: str | None
-    champion: bool
+    decision: gate.Decision | None
     reproduced: bool
+
+    @property
+    def champion(self) -> bool:
+        """Whether the new version holds the champion alias."""
+        return self.decision is not None and self.decision.promote
 
     @property
     def uri(self) -> str | None:
         return None if self.version is None else f"models:/{self.name}/{self.version}"
+
+
+#: ``scorer(predict) -> ndarray of shape (n_users,)``: per-user scores of a model that answers
+#: requests through ``predict`` (the in-memory ``answer`` or a registered version's ``predict``).
+Scorer = Callable[[Callable[[pd.DataFrame], object]], np.ndarray]
 
 
 def publish(
@@ -71,9 +82,12 @@ def publish(
     value: float | None = None,
     higher_is_better: bool = True,
     register: bool = True,
+    promote: bool = True,
+    scorer: Scorer | None = None,
+    margin: float = 0.0,
     version_metrics: dict[str, float] | None = None,
 ) -> Published:
-    """Log ``model``, register it as ``name``, gate the champion, reload it and check it.
+    """Log ``model``, register it as ``name``, reload and check it, then gate the champion.
 
     Parameters
     ----------
@@ -83,11 +97,19 @@ def publish(
     example : DataFrame
         A request the reloaded model must answer like ``model`` does.
     metric, value : str and float, optional
-        The test metric that gates the champion alias; without them the new version always
+        The test figure that gates the champion alias; without them the new version always
         becomes champion (a segmenter must reproduce the persona table just written).
     higher_is_better : bool
     register : bool
         False logs and registers nothing (interactive exploration).
+    promote : bool
+        False registers the version but never moves an alias (an interactive run asked to
+        register).
+    scorer : callable, optional
+        Per-user scores on the test users, applied to the new version and to the champion
+        alike; the gate then compares them pairwise (bootstrap interval of the difference).
+    margin : float
+        How much better than the champion the new version must be.
     version_metrics : dict of str to float, optional
         More figures recorded on the new version's tags, for comparison in the registry.
 
@@ -97,22 +119,47 @@ def publish(
         When the reloaded version answers differently.
     """
     if not register:
-        return Published(name, None, False, True)
+        return Published(name, None, None, True)
     info = model.log(name, example)
     version = str(info.registered_model_version)
-    for key, figure in (version_metrics or {}).items():
+    figures = {**(version_metrics or {}), **({metric: value} if metric else {})}
+    for key, figure in figures.items():
         gate.tag_version_metric(name, version, key, figure)
-    if metric is None:
-        gate.promote(name, version)
-        champion = True
-    else:
-        champion = gate.promote_if_better(name, version, metric, value, higher_is_better)
-    served = mlflow.pyfunc.load_model(f"models:/{name}/{version}").predict(example)
+    served = _load(name, version).predict(example)
     if not same_answers(model.answer(example), served):
         raise RuntimeError(f"{name} v{version} reloaded from the registry answers differently")
     mlflow.set_tags({f"workbench.published.{name}": version})
-    log.info("published %s v%s%s", name, version, " (champion)" if champion else "")
-    return Published(name, version, champion, True)
+    if not promote:
+        log.info("registered %s v%s; aliases left alone (interactive run)", name, version)
+        return Published(name, version, None, True)
+    decision = _decide(model, name, metric, value, higher_is_better, scorer, margin)
+    run = mlflow.active_run()
+    gate.apply(name, version, decision, run.info.run_id if run else None)
+    mlflow.set_tags({f"workbench.decision.{name}": _summary(version, decision)})
+    return Published(name, version, decision, True)
+
+
+def _load(name: str, version: str):
+    return mlflow.pyfunc.load_model(f"models:/{name}/{version}")
+
+
+def _decide(model, name, metric, value, higher_is_better, scorer, margin) -> gate.Decision:
+    """The gate's decision, with per-user scores of both versions when a scorer is given."""
+    if metric is None:
+        return gate.decide(None, None)
+    champion_version, champion_value = gate.champion_figure(name, metric)
+    scores = None
+    if scorer is not None and champion_version is not None:
+        champion = _load(name, champion_version)
+        scores = (scorer(model.answer), scorer(champion.predict))
+    return gate.decide(
+        metric, value, champion_version, champion_value, scores, margin, higher_is_better
+    )
+
+
+def _summary(version: str, decision: gate.Decision) -> str:
+    verdict = "moved to" if decision.promote else "kept; challenger"
+    return f"champion {verdict} v{version}: {decision.reason}"
 
 
 def same_answers(expected, served) -> bool:

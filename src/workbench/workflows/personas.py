@@ -10,7 +10,7 @@ and the table of its trials.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import mlflow
 import numpy as np
@@ -148,6 +148,8 @@ def search_personas(
         "stability": min_stability, "share": min_share, "objective_version": OBJECTIVE_VERSION,
     }  # fmt: skip
     name = budget.study_name("personas", **settings)
-    seed_study(tuning.create_study(name, budget.storage, budget.seed), algorithms, n_personas)
-    study = tuning.run_study("personas", objective, budget, METRIC, **settings)
+    fresh = tuning.create_study(name, budget.storage, budget.seed, fresh=budget.fresh)
+    seed_study(fresh, algorithms, n_personas)
+    resumed = replace(budget, fresh=False)  # started over above, before the k-means sweep
+    study = tuning.run_study("personas", objective, resumed, METRIC, **settings)
     return study, trials_table(study)

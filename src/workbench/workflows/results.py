@@ -11,12 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import mlflow
+import numpy as np
 import pandas as pd
 
 from workbench import tracking
 from workbench.data.splits import SplitMatrices
+from workbench.evaluation.metrics import ndcg_per_user
 from workbench.models.base import Recommender
 from workbench.publish import Published, RecommenderService, publish
+from workbench.publish.registry import Scorer
 
 TABLE_COLUMNS = ["precision_at_{k}", "recall_at_{k}", "ndcg_at_{k}", "map", "map_at_{k}"]
 
@@ -100,17 +103,55 @@ def select_best(results: list[FamilyResult]) -> FamilyResult:
     return max(results, key=lambda result: result.valid_score)
 
 
+def ranking_scorer(matrices: SplitMatrices, k: int = 10) -> Scorer:
+    """Per-user nDCG@k on the test split of a model that answers through ``predict``.
+
+    Requests go through external ids (a registered version's own id maps and training
+    matrix), so a champion trained elsewhere is scored on exactly the same users and items.
+
+    Returns
+    -------
+    callable
+        ``scorer(predict) -> ndarray of shape (n_test_users,)``.
+    """
+    users = np.flatnonzero(np.diff(matrices.test.indptr))
+    request = pd.DataFrame({"user_id": matrices.users.ids[users].astype(str), "k": k})
+    relevant = matrices.test[users]
+
+    def scorer(predict) -> np.ndarray:
+        lists = [list(ids)[:k] for ids in predict(request)["item_ids"]]
+        lengths = np.array([len(ids) for ids in lists], dtype=np.int64)
+        flat = np.asarray([item for ids in lists for item in ids], dtype=object)
+        rows = np.repeat(np.arange(len(lists)), lengths)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        recommended = np.full((len(lists), k), -1, dtype=np.int64)
+        recommended[rows, cols] = matrices.items.to_index(flat, missing=-1)
+        return ndcg_per_user(recommended, relevant, k)
+
+    return scorer
+
+
 def publish_result(
-    result: FamilyResult, matrices: SplitMatrices, name: str, register: bool = True
+    result: FamilyResult,
+    matrices: SplitMatrices,
+    name: str,
+    register: bool = True,
+    promote: bool = True,
+    margin: float = 0.0,
 ) -> Published:
-    """Publish a result's model as a recommender pyfunc under ``name``, gated on test nDCG@k.
+    """Publish a result's model as a recommender pyfunc under ``name``.
 
     The registered copy must answer a few known users and one unknown user (popularity
-    fallback) with the same lists as the model in memory.
+    fallback) with the same lists as the model in memory. It becomes champion only if its
+    per-user test nDCG@k beats the champion's on the same users (paired bootstrap interval
+    above zero); ``promote=False`` (interactive runs) registers without touching aliases.
     """
     service = RecommenderService.from_fitted(
         result.model, matrices.train, matrices.users, matrices.items, result.k
     )
     request = pd.DataFrame({"user_id": [*matrices.users.ids[:4], "unknown-user"]})
     metric = f"ndcg_at_{result.k}"
-    return publish(service, name, request, metric, result.metrics[metric], register=register)
+    return publish(
+        service, name, request, metric, result.metrics[metric], register=register,
+        promote=promote, scorer=ranking_scorer(matrices, result.k), margin=margin,
+    )  # fmt: skip
