@@ -22,11 +22,12 @@ help:
 	@echo "make clean      remove .venv, curated data, runs and the MLflow store"
 
 $(STAMP): pyproject.toml requirements.lock
+	@echo "workbench: installing the pinned environment into $(VENV) (once; again only when the pins change)"
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), \
 		f"Python 3.11 is required, found {sys.version.split()[0]} at {sys.executable}"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --python $(BIN)/python --constraint requirements.lock --editable '.[dev]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --constraint requirements.lock --editable '.[dev]'
 	$(BIN)/python -m ipykernel install --sys-prefix --name workbench \
 		--display-name "Python (workbench)" > /dev/null
 	@touch $(STAMP)

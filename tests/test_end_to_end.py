@@ -24,30 +24,55 @@ pytestmark = [pytest.mark.notebooks, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def finished_pipeline(tmp_path_factory):
-    """Run experiments/default.yaml with smoke=true in a fresh project root, once."""
-    root = tmp_path_factory.mktemp("project")
+def _project(tmp_path_factory, name: str) -> Path:
+    root = tmp_path_factory.mktemp(name)
     (root / "notebooks").symlink_to(ROOT / "notebooks")
     (root / "experiments").mkdir()
     (root / "experiments" / "segments").symlink_to(ROOT / "experiments" / "segments")
+    return root
+
+
+def _run_default(root: Path, key: str) -> subprocess.CompletedProcess:
+    """``workbench run default --set smoke=true`` in project ``root`` with pseudonym ``key``."""
     uri = f"sqlite:///{root / 'experiments' / 'mlflow.db'}"
-    env = {**os.environ, "WORKBENCH_HOME": str(root), "MLFLOW_TRACKING_URI": uri}
+    env = {
+        **os.environ,
+        "WORKBENCH_HOME": str(root),
+        "MLFLOW_TRACKING_URI": uri,
+        "WORKBENCH_PSEUDONYM_KEY": key,
+    }
     command = [sys.executable, "-m", "workbench.cli", "run", str(ROOT / "experiments/default.yaml")]
-    outputs = []
-    for _ in range(2):
-        done = subprocess.run(
-            [*command, "--set", "smoke=true"],
-            cwd=root,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=1500,
-        )
-        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-        outputs.append(done)
-    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    return root, client, outputs
+    done = subprocess.run(
+        [*command, "--set", "smoke=true"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return done
+
+
+def _client(root: Path) -> MlflowClient:
+    uri = f"sqlite:///{root / 'experiments' / 'mlflow.db'}"
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+@pytest.fixture(scope="module")
+def finished_pipeline(tmp_path_factory):
+    """The default pipeline (smoke) twice in one fresh project root, with one pseudonym key."""
+    root = _project(tmp_path_factory, "project")
+    outputs = [_run_default(root, "first key") for _ in range(2)]
+    return root, _client(root), outputs
+
+
+@pytest.fixture(scope="module")
+def other_key_pipeline(tmp_path_factory):
+    """The same pipeline once more in another project root under another pseudonym key."""
+    root = _project(tmp_path_factory, "other-key")
+    _run_default(root, "another key entirely")
+    return root, _client(root)
 
 
 def _runs(client: MlflowClient):
@@ -99,10 +124,7 @@ def test_the_same_command_twice_gives_the_same_numbers_and_keeps_the_champions(f
     runs = _runs(client)
     first, second = (_children(runs, parent) for parent in _parents(runs))
     for name in NOTEBOOKS:
-        numbers = [
-            {key: value for key, value in run[name].data.metrics.items() if "seconds" not in key}
-            for run in (first, second)
-        ]
+        numbers = [_comparable(run[name]) for run in (first, second)]
         assert numbers[0] and numbers[0] == numbers[1], name
     for model in client.search_registered_models():
         versions = client.search_model_versions(f"name = '{model.name}'")
@@ -112,6 +134,27 @@ def test_the_same_command_twice_gives_the_same_numbers_and_keeps_the_champions(f
         assert str(champion.version) == "1", model.name  # the rerun tied: nothing moved
         latest = max(versions, key=lambda version: int(version.version))
         assert latest.tags["workbench.decision"] == "challenger", model.name
+
+
+def _comparable(run) -> dict:
+    """A run's metrics, leaving out timings (never identical between two runs)."""
+    return {key: value for key, value in run.data.metrics.items() if "seconds" not in key}
+
+
+def test_results_do_not_depend_on_the_pseudonym_key(finished_pipeline, other_key_pipeline):
+    """Another key changes every pseudonym and the data set's digest, and nothing else."""
+    _, client, _ = finished_pipeline
+    _, other = other_key_pipeline
+    first = _children(_runs(client), _parents(_runs(client))[0])
+    again = _children(_runs(other), _parents(_runs(other))[0])
+    for name in NOTEBOOKS:
+        assert _comparable(first[name]) == _comparable(again[name]), name
+    digests = {
+        c.get_run(r[n].info.run_id).data.tags.get("workbench.dataset_digest")
+        for c, r in ((client, first), (other, again))
+        for n in ["40_collaborative"]
+    }
+    assert len(digests) == 2, "the keys really differed"
 
 
 def test_runs_are_named_and_measured_for_the_mlflow_ui(finished_pipeline):

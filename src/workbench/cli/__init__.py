@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from workbench.cli import data, models, run
@@ -31,8 +32,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Set before MLflow or TensorFlow is imported, here and in the kernels that inherit them: no
+#: telemetry, no oneDNN/CUDA/absl chatter, MLflow's own log lines from WARNING up.
+QUIET_ENVIRONMENT = {
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "TF_ENABLE_ONEDNN_OPTS": "0",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``workbench`` command."""
+    for key, value in QUIET_ENVIRONMENT.items():
+        os.environ.setdefault(key, value)
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

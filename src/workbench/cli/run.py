@@ -18,11 +18,6 @@ def tracking_uri(paths: ProjectPaths) -> str:
     """``MLFLOW_TRACKING_URI`` or the embedded SQLite store; exported for the kernels."""
     uri = os.environ.get("MLFLOW_TRACKING_URI") or paths.tracking_uri
     os.environ["MLFLOW_TRACKING_URI"] = uri
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    # kernels inherit these: no oneDNN/CUDA/absl chatter, MLflow's own logs at WARNING
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", "WARNING")
     paths.experiments.mkdir(parents=True, exist_ok=True)
     return uri
 
@@ -125,7 +120,12 @@ def cmd_lab(args: argparse.Namespace) -> int:
         command.append("--allow-root")  # containers and CI machines often run as root
     print(f"workbench: JupyterLab at http://127.0.0.1:{args.port}/lab?token={token}")
     print("workbench: notebooks/ holds the pipeline's notebooks; Ctrl-C stops the server")
-    return subprocess.call(command)
+    server = subprocess.Popen(command)
+    while True:
+        try:
+            return server.wait()
+        except KeyboardInterrupt:  # Jupyter gets the Ctrl-C too and shuts its kernels down
+            continue
 
 
 def add_commands(commands) -> None:

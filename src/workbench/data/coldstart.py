@@ -178,7 +178,7 @@ def prepare_cold_start(
     """
     train, test, withheld = _split(pairs, cold_item_fraction, ratio, seed)
     fit, valid, _ = _split(train, cold_item_fraction, ratio, seed + 1)
-    users = IdMap.from_values(np.sort(pairs["user_id"].astype(str).unique()))
+    users = IdMap.from_values(pairs["user_id"])  # first appearance, not pseudonym order
     items = IdMap.from_values(np.sort(pairs["item_id"].astype(str).unique()))
     parts = {"train": train, "test": test, "fit": fit, "valid": valid}
     matrices = {

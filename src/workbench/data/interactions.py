@@ -27,7 +27,7 @@ class IdMap:
 
     @classmethod
     def from_values(cls, values) -> IdMap:
-        """Build a map over the sorted unique values of ``values``."""
+        """A map over the unique values of ``values``, in order of first appearance."""
         return cls(np.asarray(pd.unique(pd.Series(values).astype(str)).tolist(), dtype=object))
 
     def __len__(self) -> int:
@@ -97,7 +97,7 @@ def build_interactions(
     -------
     Interactions
     """
-    users = users or IdMap.from_values(np.sort(events["user_id"].astype(str).unique()))
+    users = users or IdMap.from_values(events["user_id"])  # first appearance: key-independent
     items = items or IdMap.from_values(np.sort(events["item_id"].astype(str).unique()))
     rows = users.to_index(events["user_id"], missing=-1)
     cols = items.to_index(events["item_id"], missing=-1)
@@ -124,9 +124,11 @@ def interaction_pairs(events: pd.DataFrame) -> pd.DataFrame:
     Returns
     -------
     DataFrame with columns user_id, item_id, n_events, timestamp
-        Sorted by user, then item, so splits do not depend on the input order.
+        In order of each pair's first event. Curated events keep their source's order, which
+        no pseudonymization key changes, so splits drawn row by row (and id maps in order of
+        first appearance) are the same under any key; sorting by user id would not be.
     """
-    grouped = events.groupby(["user_id", "item_id"], sort=True, observed=True)
+    grouped = events.groupby(["user_id", "item_id"], sort=False, observed=True)
     pairs = grouped.agg(n_events=("item_id", "size"), timestamp=("timestamp", "min"))
     return pairs.reset_index()
 

@@ -298,7 +298,7 @@ def prepare_splits(
         columns without training data, as in the reference protocol).
     """
     train, test = validation_split(pairs, method, ratio, seed, **split_kwargs)
-    users = IdMap.from_values(np.sort(pairs["user_id"].astype(str).unique()))
+    users = IdMap.from_values(pairs["user_id"])  # first appearance, not pseudonym order
     items = IdMap.from_values(np.sort(pairs["item_id"].astype(str).unique()))
 
     def matrix(part: pd.DataFrame):

@@ -76,6 +76,9 @@ def build_user_features(
         table["top_category"] = affinity.idxmax(axis=1).str.removeprefix("affinity_")
     table = table.join(demographics(users, as_of))
     table = _country_from_events(table, events)
+    # rows in order of each user's first event, never of their pseudonyms: clustering and
+    # resampling then see the same rows in the same order whatever the pseudonymization key
+    table = table.loc[pd.unique(events["user_id"].to_numpy())]
     log.info("user features: %d users x %d columns (as of %s)", *table.shape, as_of)
     return table
 

@@ -66,7 +66,11 @@ FAMILIES: dict[str, Family] = {
     "user_knn": Family(neighbors.UserKNN, neighbors.suggest_user_knn),
     "ease": Family(ease.EASE, ease.suggest),
     "als": Family(factorization.ALS, factorization.suggest_als, seeded=True),
-    "bpr": Family(factorization.BPR, factorization.suggest_bpr, seeded=True),
+    # one thread: implicit's BPR updates factors lock-free in parallel (Hogwild), so more
+    # threads give a different model on every run; ALS solves each row alone and repeats
+    "bpr": Family(
+        factorization.BPR, factorization.suggest_bpr, fixed={"num_threads": 1}, seeded=True
+    ),
     "svd": Family(factorization.PureSVD, factorization.suggest_svd, seeded=True),
     "content": Family(content.ContentRecommender, content.suggest),
     "hybrid": Family(hybrid.HybridRecommender, hybrid.suggest),
