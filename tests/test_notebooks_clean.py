@@ -50,3 +50,24 @@ def test_notebook_is_a_short_story_of_library_calls(path):
         assert len(code) <= MAX_CELL_LINES, f"cell {index} has {len(code)} lines"
         for line in code:
             assert not line.startswith(("def ", "class ", "for ", "while ")), (index, line)
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_metadata_is_what_jupyterlab_writes_on_open(path):
+    """When the python3 kernel starts, JupyterLab copies its kernelspec and language_info into
+    the notebook and marks it modified unless they are already there (tests/test_lab.py opens
+    them for real). The Python patch version is the machines' (3.11.7); this checks the minor."""
+    from ipykernel.ipkernel import IPythonKernel
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    spec = KernelSpecManager().get_kernel_spec("python3")
+    metadata = json.loads(path.read_text())["metadata"]
+    assert metadata["kernelspec"] == {
+        "name": "python3",
+        "display_name": spec.display_name,
+        "language": spec.language,
+    }
+    committed, kernel = dict(metadata["language_info"]), dict(IPythonKernel.language_info)
+    minor = committed.pop("version").rsplit(".", 1)[0]
+    assert minor == kernel.pop("version").rsplit(".", 1)[0], metadata["language_info"]
+    assert committed == kernel
