@@ -90,7 +90,7 @@ def test_pipeline_runs_ingest_and_records_runs(project):
     assert parent.inputs.dataset_inputs[0].dataset.digest == manifest["digest"][:16]
     assert child.data.metrics["events_curated"] == manifest["tables"]["events"]["rows"]
     artifacts = [a.path for a in MlflowClient().list_artifacts(child.info.run_id, "notebook")]
-    assert artifacts == ["notebook/10_ingest.ipynb"]
+    assert artifacts == ["notebook/10_ingest.html", "notebook/10_ingest.ipynb"]
     run_dir = project / "experiments" / "runs" / parent.data.tags["workbench.pipeline_run_id"]
     executed = nbformat.read(run_dir / "10_ingest.ipynb", as_version=4)
     injected = executed.metadata["papermill"]["parameters"]

@@ -109,6 +109,15 @@ class DataConfig(_Strict):
     options: dict[str, Any] = Field(default_factory=dict)
     mirror: str | None = Field(default=None, description="folder laid out like shared/data")
 
+    @field_validator("options")
+    @classmethod
+    def _curation_options(cls, value: dict[str, Any]) -> dict[str, Any]:
+        """Curation options (timezone, timestamp_format, dedup...) checked before any work."""
+        from workbench.data.ingest import split_options
+
+        split_options(value)
+        return value
+
     @property
     def dataset(self) -> str:
         return self.name or self.source
@@ -182,6 +191,7 @@ def load_pipeline_config(path: Path, notebooks_root: Path) -> PipelineConfig:
             for e in error.errors()
         ]
         raise ConfigError(f"{path}: invalid configuration\n  " + "\n  ".join(problems)) from None
+    _resolve_paths(config, path.parent)
     for position, step in enumerate(config.notebooks):
         if not (notebooks_root / step.notebook).is_file():
             raise ConfigError(
@@ -189,3 +199,17 @@ def load_pipeline_config(path: Path, notebooks_root: Path) -> PipelineConfig:
                 f"under {notebooks_root}"
             )
     return config
+
+
+PATH_OPTIONS = ("events", "users", "items", "consent", "base_dir")
+"""``data.options`` holding file paths: relative ones resolve against the configuration file."""
+
+
+def _resolve_paths(config: PipelineConfig, folder: Path) -> None:
+    """Make relative paths of ``data.options`` and ``data.mirror`` absolute, from ``folder``."""
+    for name in PATH_OPTIONS:
+        value = config.data.options.get(name)
+        if isinstance(value, str) and value and not Path(value).expanduser().is_absolute():
+            config.data.options[name] = str((folder / value).resolve())
+    if config.data.mirror and not Path(config.data.mirror).expanduser().is_absolute():
+        config.data.mirror = str((folder / config.data.mirror).resolve())

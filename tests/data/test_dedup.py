@@ -10,8 +10,9 @@ from workbench.data.dedup import (
     duplicate_events,
     duplicate_ids,
     key_codes,
-    resolve_users,
+    repeated_ids,
 )
+from workbench.data.linkage import resolve_users
 
 
 def _events(seconds, users=None, values=None) -> pd.DataFrame:
@@ -62,6 +63,14 @@ def test_repeated_ids_after_the_first_are_marked():
     np.testing.assert_array_equal(duplicate_ids(with_null), [False, False, True, True])
 
 
+def test_one_id_with_equal_content_is_a_duplicate_with_other_content_a_conflict():
+    ids = pd.Series(["a", "a", "b", "b", "c"], dtype="str")
+    content = pd.DataFrame({"value": [1.0, 1.0, 2.0, 3.0, 4.0]})
+    duplicate, conflict = repeated_ids(ids, content)
+    np.testing.assert_array_equal(duplicate, [False, True, False, False, False])
+    np.testing.assert_array_equal(conflict, [False, False, True, True, False])
+
+
 def _people() -> pd.DataFrame:
     return pd.DataFrame(
         {
@@ -78,20 +87,53 @@ def _people() -> pd.DataFrame:
     )
 
 
-def test_the_same_person_under_two_ids_is_merged_into_the_smallest_id():
-    merges = resolve_users(_people(), threshold=85)
-    assert merges[["user_id", "merged_into"]].values.tolist() == [["42", "17"]]
-    assert merges["score"].iloc[0] >= 85
-    assert merges["fields"].iloc[0] == "name,email,address"
+def test_one_normalized_email_is_one_person_merged_into_the_smallest_id():
+    merges, _ = resolve_users(_people())
+    assert merges[["user_id", "merged_into", "rule"]].values.tolist() == [["42", "17", "email"]]
 
 
-def test_a_similar_but_different_person_is_not_merged():
-    merges = resolve_users(_people(), threshold=85)
-    assert "7" not in set(merges["user_id"]) | set(merges["merged_into"])
+def test_similar_emails_and_shared_names_are_not_merged():
+    users = pd.DataFrame(
+        {
+            "user_id": ["1", "2", "3", "4", *[f"u{k}" for k in range(30)]],
+            "name": ["Anna Smith", "Anne Smith", "John Brown", "John Brown", *["X"] * 30],
+            "email": [
+                "anna@gmail.com",
+                "anne@gmail.com",
+                None,
+                None,
+                *[f"user{k}@example.net" for k in range(30)],
+            ],
+        }
+    )
+    merges, _ = resolve_users(users)
+    assert merges.empty
+
+
+def test_a_scored_merge_needs_the_name_and_another_field():
+    users = pd.DataFrame(
+        {
+            "user_id": ["8", "9", "10"],
+            "name": ["John Brown", "Jon Brown", "Mary Brown"],
+            "email": ["jb@x.com", "jbrown@y.com", "mb@x.com"],
+            "address": ["5 Elm Road Bath", "5 Elm Rd, Bath", "5 Elm Road, Bath"],
+            "phone": ["+44 1225 123456", "01225 123456", "01225 123456"],
+        }
+    )
+    merges, review = resolve_users(users)
+    assert merges[["user_id", "merged_into"]].values.tolist() == [["9", "8"]]
+    assert merges["rule"].iloc[0] == "fellegi_sunter" and merges["score"].iloc[0] >= 0.999
+    assert "10" in set(review["candidate_id"])  # same household: reported, never merged
+
+
+def test_a_placeholder_email_shared_by_many_links_nobody():
+    users = pd.DataFrame({"user_id": list("abcde"), "email": ["none@none.com"] * 5})
+    merges, review = resolve_users(users)
+    assert merges.empty and set(review["reason"]) == {"shared_identifier"}
 
 
 def test_no_identity_columns_means_no_merges():
-    assert resolve_users(pd.DataFrame({"user_id": ["1", "2"]})).empty
+    assert resolve_users(pd.DataFrame({"user_id": ["1", "2"]}))[0].empty
 
 
 def test_merges_apply_to_event_user_ids():

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from workbench.data.fields import to_boolean, to_number
 from workbench.data.quality import (
     InputError,
     ReconciliationError,
@@ -13,8 +14,6 @@ from workbench.data.quality import (
     check_input,
     quarantine_records,
     reconcile,
-    to_boolean,
-    to_number,
 )
 
 

@@ -60,7 +60,7 @@ def test_typed_inputs_are_converted_not_reparsed():
 
 
 def test_absurd_epochs_become_missing_instead_of_overflowing():
-    assert to_utc(pd.Series(["99999999999999999"], dtype="str")).isna().all()
+    assert to_utc(pd.Series(["9" * 25], dtype="str")).isna().all()
 
 
 def test_categories_are_trimmed_lowered_and_mapped_through_synonyms():

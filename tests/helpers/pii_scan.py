@@ -114,3 +114,35 @@ def scan_mlflow_run(client, run_id: str, identifiers: Iterable[str]) -> pd.DataF
             rows += _scan_values(tokens | {str(value)}, exact, run_id, f"{location}.{name}")
     rows += _scan_values(run.data.metrics.keys(), exact, run_id, "metrics")
     return _findings(rows)
+
+
+def scan_planted(folders: Iterable[Path], planted: Iterable[str]) -> pd.DataFrame:
+    """Planted personal values found anywhere under ``folders``, as substrings.
+
+    Every string cell and column name of every parquet file, and the whole text of every
+    other file (notebooks, manifests, logs, MLflow's SQLite store read as bytes), is searched
+    for each planted value, case-insensitively.
+
+    Returns
+    -------
+    DataFrame with columns ``path``, ``location``, ``kind`` ("planted"), ``match``
+    """
+    needles = [p.lower() for p in planted if p]
+    rows: list[tuple] = []
+    for folder in folders:
+        folder = Path(folder)
+        paths = [folder] if folder.is_file() else sorted(folder.rglob("*"))
+        for path in (p for p in paths if p.is_file()):
+            if path.suffix == ".parquet":
+                frame = pq.read_table(path).to_pandas().reset_index()
+                texts = [(str(c), "<columns>") for c in frame.columns]
+                for column in frame.columns:
+                    for value in frame[column].dropna().astype(str).unique():
+                        texts.append((value, str(column)))
+            else:
+                texts = [(path.read_bytes().decode("utf-8", errors="ignore"), "<bytes>")]
+                texts.append((path.read_bytes().decode("utf-16-le", errors="ignore"), "<utf16>"))
+            for text, location in texts:
+                lowered = text.lower()
+                rows += [(str(path), location, "planted", n) for n in needles if n in lowered]
+    return _findings(rows)

@@ -12,7 +12,7 @@ from workbench import tracking
 from workbench.data.interactions import IdMap
 from workbench.models.ease import EASE
 from workbench.publish import RecommenderService, publish, recommender
-from workbench.publish.gate import promote_if_better
+from workbench.publish.gate import alias_history
 from workbench.publish.registry import pip_requirements
 
 
@@ -74,7 +74,8 @@ def test_gate_keeps_the_champion_on_a_tie_and_moves_on_a_clear_win(tracking_uri,
     client = mlflow.tracking.MlflowClient()
     assert str(client.get_model_version_by_alias("gated", "champion").version) == win.version
     assert str(client.get_model_version_by_alias("gated", "challenger").version) == loss.version
-    assert not promote_if_better("gated", tie.version, "ndcg_at_10", value + 1e-9)
+    history = [move["version"] for move in alias_history("gated") if move["alias"] == "champion"]
+    assert history == [first.version, win.version]  # every alias move recorded, in order
 
 
 def test_nothing_is_registered_when_registration_is_off(tracking_uri):

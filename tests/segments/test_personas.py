@@ -72,10 +72,15 @@ def test_segmenter_recovers_the_planted_groups(planted, algorithm):
 
 def test_segmenter_assigns_unseen_users(planted):
     features = planted["features"]
-    seen, unseen = features.iloc[:300], features.iloc[300:]
+    held_out = np.random.default_rng(0).permutation(len(features)) >= 300  # any 86 users
+    seen, unseen = features[~held_out], features[held_out]
     params = {"algorithm": "kmeans", "n_clusters": 4}
     segmenter = personas.make_segmenter(seen, GROUPS, params, random_state=0).fit(seen)
-    assert adjusted_rand_score(planted["truth"].iloc[300:], segmenter.predict(unseen)) >= 0.9
+    truth = planted["truth"]
+    on_unseen = adjusted_rand_score(truth[held_out], segmenter.predict(unseen))
+    on_seen = adjusted_rand_score(truth[~held_out], segmenter.predict(seen))
+    # 86 users: ARI moves by about 0.05 with the draw; unseen users fare as well as seen ones
+    assert on_unseen >= 0.85 and abs(on_seen - on_unseen) <= 0.1
 
 
 def test_preprocessor_handles_negative_amounts_missing_values_and_new_levels(planted_features):

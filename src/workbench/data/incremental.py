@@ -8,16 +8,17 @@
   quarantined as ``late_event``;
 - users, items and consent are upserted, consent flags recomputed over all consent records,
   the quarantine and the merge audit grow by their new rows only;
-- users erased by ``privacy.forget`` stay erased: their rows in the batch are quarantined.
+- users erased by ``privacy.forget`` stay erased: their rows in the batch are dropped.
 
 History is not curated again: only the batch goes through ``curate``. The curated tables are
-then rewritten together through ``store.write_tables``, so a failed run leaves the previous
-data set intact.
+then written as a new version through ``store.write_tables``, which stages and checks it
+before the swap, so a failed run leaves the previous version byte-identical.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -145,7 +146,7 @@ def _merge_tables(existing, batch, appended, settings, users_given: bool) -> dic
     """
     tables = dict(existing)
     tables["events"] = pd.concat([existing["events"], appended], ignore_index=True)
-    for name in ("items", "consent", "user_merges", "quarantine"):
+    for name in ("items", "consent", "user_merges", "merge_candidates", "quarantine", "issues"):
         if name in batch:
             tables[name] = _upsert(existing.get(name), batch[name], KEYS.get(name))
     users = _upsert(existing.get("users"), batch.get("users"), ["user_id"], users_given)
@@ -173,6 +174,7 @@ def update(
     source: str,
     late_window: pd.Timedelta = DEFAULT_LATE_WINDOW,
     replace_existing: bool = False,
+    checks: Iterable[Callable[[Path, dict], None]] = (),
 ) -> Update:
     """Curate a batch of raw tables and fold it into the curated data set in ``curated_dir``.
 
@@ -189,6 +191,8 @@ def update(
         How far before the watermark a new event is still accepted.
     replace_existing : bool
         Start the data set afresh from this batch (erasures are still honoured).
+    checks : iterable of callable
+        Run on the staged version before it replaces the current one (``checks``).
 
     Returns
     -------
@@ -198,11 +202,12 @@ def update(
     settings = replace(settings, erased=settings.erased | privacy.erased_pseudonyms(folder))
     existing, manifest = read_existing(folder)
     curation = curate(raw, settings)
-    batch = {**curation.tables, "quarantine": curation.quarantine}
+    batch = {**curation.tables, "quarantine": curation.quarantine, "issues": curation.issues}
+    extra = {"dropped_columns": curation.dropped_columns}
     events = batch["events"]
     if replace_existing or "events" not in existing:
         tables = {**batch, **{k: v for k, v in existing.items() if k == privacy.ERASURES}}
-        return _write(folder, tables, curation, source, events, {}, len(events))
+        return _write(folder, tables, curation, source, events, {}, extra, checks)
     watermark = manifest.get(WATERMARKS, {}).get(source)
     watermark = pd.Timestamp(watermark) if watermark else None
     present, late = classify_events(events, existing["events"]["event_id"], watermark, late_window)
@@ -220,18 +225,19 @@ def update(
     if _unchanged(tables, existing, len(appended)):
         log.info("%s: the batch holds nothing new; %s left untouched", source, folder)
         return Update(curation, manifest, 0, False)
-    return _write(folder, tables, curation, source, appended, manifest, len(appended))
+    return _write(folder, tables, curation, source, appended, manifest, extra, checks)
 
 
-def _write(folder, tables, curation, source, appended, manifest, n_appended) -> Update:
-    """Write the tables atomically with the source's advanced watermark."""
+def _write(folder, tables, curation, source, appended, manifest, extra, checks) -> Update:
+    """Write the tables as a transaction (staged, checked, swapped) with the new watermark."""
+    n_appended = len(appended)
     watermarks = dict(manifest.get(WATERMARKS, {}))
     if len(appended):
         latest = appended["timestamp"].max()
         previous = watermarks.get(source)
         watermarks[source] = max(latest, pd.Timestamp(previous)) if previous else latest
     watermarks = {k: pd.Timestamp(v).isoformat() for k, v in watermarks.items()}
-    extra = {"source": source, "counts": curation.counts, WATERMARKS: watermarks}
-    written = store.write_tables(folder, tables, extra=extra)
+    extra = {**extra, "source": source, "counts": curation.counts, WATERMARKS: watermarks}
+    written = store.write_tables(folder, tables, extra=extra, checks=checks)
     log.info("%s: %d events appended to %s", source, n_appended, folder)
     return Update(curation, written, n_appended, True)

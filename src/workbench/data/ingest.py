@@ -2,22 +2,40 @@
 
 ``ingest`` is what the ``10_ingest`` notebook calls: load the source, curate it (quarantine,
 standardization, deduplication, consent, pseudonyms) and fold it into the curated data set,
-atomically, with a manifest whose digest versions the data set. A full run replaces the data
-set (erasures are still honoured); an incremental run appends what is new after the source's
-watermark, accepts late events inside a window, and writes nothing when nothing is new.
+as a transaction: the new version is staged, checked (counts, values, a non-empty result, the
+report) and only then swapped in; any failure raises ``IngestFailed`` and leaves the previous
+version byte-identical. A full run replaces the data set (erasures are still honoured); an
+incremental run appends what is new after the source's watermark, accepts late events inside
+a window, and writes nothing when nothing is new.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import pandas as pd
 
-from workbench.data import incremental
+from workbench.data import checks, incremental, store
 from workbench.data.curate import Curation, CurationSettings
+from workbench.data.errors import IngestFailed
+from workbench.data.linkage import LinkageRules
 from workbench.data.sources import get_source, load_source
+from workbench.data.timestamps import check_timezone
+
+CURATION_OPTIONS = (
+    "timezone",
+    "timestamp_format",
+    "epoch_unit",
+    "valid_from",
+    "dedup",
+    "ranges",
+    "rating_scale",
+    "linkage",
+)
+"""Keys of ``data.options`` that configure curation rather than the source's loader."""
+DEDUP_KEYS = {"content", "keys", "tolerance_seconds"}
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +49,7 @@ class IngestResult:
     folder: Path
     appended: int = 0
     written: bool = True
+    figures: dict = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -65,6 +84,97 @@ def default_settings(source: str, source_timezone: str = "", **overrides) -> Cur
     return replace(settings, **overrides)
 
 
+def split_options(options: dict | None) -> tuple[dict, dict]:
+    """Split ``data.options`` into the loader's keyword options and ``CurationSettings`` fields.
+
+    Parameters
+    ----------
+    options : dict, optional
+        As in a configuration: the source's options (paths, ``delimiter``, ``encoding``...) and
+        ``CURATION_OPTIONS``: ``timezone`` (IANA), ``timestamp_format`` (strptime),
+        ``epoch_unit`` (s, ms, us, ns), ``valid_from`` (earliest plausible date), ``dedup``
+        (``{content: true, keys: [...], tolerance_seconds: 1}``), ``ranges``
+        (``{column: [low, high]}``), ``rating_scale`` (``[low, high]``), ``linkage``
+        (``LinkageRules`` fields).
+
+    Returns
+    -------
+    loader_options, overrides : dict, dict
+
+    Raises
+    ------
+    ValueError
+        Naming the option whose value is invalid.
+    """
+    options = dict(options or {})
+    loader = {k: v for k, v in options.items() if k not in CURATION_OPTIONS}
+    given = {k: v for k, v in options.items() if k in CURATION_OPTIONS}
+    overrides: dict = {}
+    if "timezone" in given:
+        overrides["source_timezone"] = check_timezone(str(given["timezone"]))
+    if "timestamp_format" in given:
+        overrides["timestamp_format"] = _format(given["timestamp_format"])
+    if "epoch_unit" in given:
+        if given["epoch_unit"] not in ("s", "ms", "us", "ns"):
+            raise ValueError(f"epoch_unit: {given['epoch_unit']!r} is not one of s, ms, us, ns")
+        overrides["epoch_unit"] = given["epoch_unit"]
+    if "valid_from" in given:
+        overrides["valid_from"] = str(pd.Timestamp(str(given["valid_from"])).date())
+    if "dedup" in given:
+        overrides |= _dedup(given["dedup"])
+    if "ranges" in given:
+        overrides["ranges"] = {str(k): _pair(f"ranges.{k}", v) for k, v in given["ranges"].items()}
+    if "rating_scale" in given:
+        overrides["rating_scale"] = _pair("rating_scale", given["rating_scale"])
+    if "linkage" in given:
+        known = {f.name for f in fields(LinkageRules)}
+        unknown = set(given["linkage"]) - known
+        if unknown:
+            raise ValueError(f"linkage: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
+        overrides["linkage"] = LinkageRules(**given["linkage"])
+    return loader, overrides
+
+
+def _format(value) -> str:
+    text = str(value)
+    if "%" not in text:
+        raise ValueError(f"timestamp_format: {text!r} is not a strptime format (e.g. '%d/%m/%Y')")
+    return text
+
+
+def _pair(name: str, value) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in value)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{name}: expected [low, high], got {value!r}") from error
+    if low > high:
+        raise ValueError(f"{name}: low {low} is above high {high}")
+    return low, high
+
+
+def _dedup(value) -> dict:
+    if not isinstance(value, dict) or set(value) - DEDUP_KEYS:
+        raise ValueError(f"dedup: expected a mapping with keys {sorted(DEDUP_KEYS)}")
+    rule = {"drop_content_duplicates": bool(value.get("content", False))}
+    if "keys" in value:
+        rule["dedup_keys"] = tuple(str(k) for k in value["keys"])
+    if "tolerance_seconds" in value:
+        rule["dedup_tolerance_seconds"] = float(value["tolerance_seconds"])
+    return rule
+
+
+def _state(folder: Path) -> str:
+    """What the data set in ``folder`` is now, for the message of a failed run."""
+    try:
+        manifest = store.read_manifest(folder)
+    except FileNotFoundError:
+        return f"nothing was written: there is still no data set in {folder}"
+    return (
+        f"nothing was written: {folder.name} is still version {manifest.get('version', 0)} "
+        f"(digest {manifest['digest'][:12]}), byte for byte"
+    )
+
+
 def ingest(
     source: str,
     curated_dir: Path,
@@ -89,7 +199,8 @@ def ingest(
     mirror : Path, optional
         A folder laid out like the publishers' files, read in place.
     options : dict, optional
-        Keyword options of the source (sizes for ``synthetic``, paths for ``files``).
+        Keyword options of the source (sizes for ``synthetic``, paths for ``files``) and
+        curation options (``split_options``), which override ``settings``.
     settings : CurationSettings, optional
         ``default_settings(source)`` when omitted. Pass ``default_settings(source,
         pseudonym_key=...)`` so that pseudonyms are stable across runs and the source's time
@@ -100,20 +211,38 @@ def ingest(
         Append to the existing data set by watermark instead of replacing it.
     late_window : Timedelta
         How far before the watermark an incremental event is still accepted.
+
+    Returns
+    -------
+    IngestResult
+        With ``figures``: the data-quality report drawn from the version written.
+
+    Raises
+    ------
+    IngestFailed
+        Whatever went wrong (an unusable file, every row rejected, a failed check), with the
+        original error as its cause; the message says the previous version is unchanged.
     """
-    options = dict(options or {})
-    if source == "synthetic" and seed is not None:
-        options.setdefault("seed", seed)
-    raw = load_source(source, raw_dir, mirror, **options)
-    log.info("loaded %s: %s", source, {name: len(frame) for name, frame in raw.items()})
-    update = incremental.update(
-        curated_dir,
-        raw,
-        settings or default_settings(source),
-        source,
-        late_window=late_window,
-        replace_existing=not incremental_run,
-    )
+    folder = Path(curated_dir)
+    try:
+        options, overrides = split_options(options)
+        settings = replace(settings or default_settings(source), **overrides)
+        if source == "synthetic" and seed is not None:
+            options.setdefault("seed", seed)
+        raw = load_source(source, raw_dir, mirror, **options)
+        log.info("loaded %s: %s", source, {name: len(frame) for name, frame in raw.items()})
+        figures: dict = {}
+        update = incremental.update(
+            folder,
+            raw,
+            settings,
+            source,
+            late_window=late_window,
+            replace_existing=not incremental_run,
+            checks=checks.staged_checks(settings.window(), figures),
+        )
+    except Exception as error:
+        raise IngestFailed(f"{type(error).__name__}: {error}\n{_state(folder)}") from error
     log.info(
         "curated %s into %s: %d events appended, digest %s",
         source,
@@ -122,5 +251,5 @@ def ingest(
         update.manifest["digest"][:12],
     )
     return IngestResult(
-        update.curation, update.manifest, Path(curated_dir), update.appended, update.written
+        update.curation, update.manifest, folder, update.appended, update.written, figures
     )

@@ -28,27 +28,40 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from workbench.data import store
-from workbench.data.standardize import map_distinct
+from workbench.data.errors import UnknownUserError
+from workbench.data.redaction import (
+    EMAIL_PATTERN,
+    IPV4_PATTERN,
+    IPV6_PATTERN,
+    PHONE_PATTERN,
+    holds_personal_data,
+    redact_lists,
+    redact_text,
+    redact_value,
+)
+from workbench.data.standardize import canonical_ids, map_distinct
 
 log = logging.getLogger(__name__)
 
 PSEUDONYM_LENGTH = 20
 PURPOSES = ("personalization", "analytics")
 ERASURES = "erasures"
-EMAIL_PATTERN = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
-IPV4_PATTERN = (
-    r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1?\d?\d)\.){3}(?:25[0-5]|2[0-4]\d|1?\d?\d)(?![\d.])"
-)
-IPV6_PATTERN = r"(?<![\w:])(?:[0-9A-Fa-f]{1,4}:){7}[0-9A-Fa-f]{1,4}(?![\w:])"
-PHONE_PATTERN = r"(?<![\w+])(?:\+|00)?\d(?:[ ().-]{0,2}\d){8,14}(?!\w)"
-REDACTIONS = (
-    (EMAIL_PATTERN, "[email]"),
-    (IPV6_PATTERN, "[ip]"),
-    (IPV4_PATTERN, "[ip]"),
-    (PHONE_PATTERN, "[phone]"),
-)
 PII_COLUMNS = ("name", "email", "address", "phone", "zip", "ip", "ip_address", "postcode")
-"""Columns that hold direct identifiers: never curated, masked in quarantine records."""
+"""Columns that hold direct identifiers: never curated, never in quarantine records."""
+ERASURE_LEDGER = "erasures.parquet"
+"""Beside the data sets (``data/curated/erasures.parquet``): every erased pseudonym, which served
+models read so that they never answer an erased user personally."""
+
+__all__ = [
+    "EMAIL_PATTERN",
+    "IPV4_PATTERN",
+    "IPV6_PATTERN",
+    "PHONE_PATTERN",
+    "holds_personal_data",
+    "redact_lists",
+    "redact_text",
+    "redact_value",
+]
 
 
 def generate_key() -> bytes:
@@ -99,12 +112,49 @@ def pseudonymize(ids: pd.Series, key: bytes) -> pd.Series:
     return map_distinct(ids, lambda value: pseudonym(value, key)).astype("str")
 
 
-def redact_text(values: pd.Series) -> pd.Series:
-    """Replace e-mail addresses, IP addresses and phone numbers in free text (shape (n,))."""
-    text = values.astype("str")
-    for pattern, replacement in REDACTIONS:
-        text = text.str.replace(pattern, replacement, regex=True)
-    return text
+def keyed_ids(values: pd.Series, key: bytes, prefix: str) -> pd.Series:
+    """Keyed pseudonyms of other identifiers (sessions, event ids), vectorized (shape (n,)).
+
+    SipHash-2-4 (``pandas.util.hash_array``) keyed by a sub-key derived from ``key``: stable
+    for one key, not reversible without it, and fast enough for millions of distinct ids.
+    ``prefix`` keeps the namespaces apart (``"s"`` for sessions). Nulls stay null.
+    """
+    sub_key = hmac.digest(key, f"workbench:{prefix}".encode(), "sha256")[:16]
+    hash_key = "".join(chr(b & 0x7F) for b in sub_key)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), hash_key=hash_key)
+    hexed = hashed.astype(">u8").tobytes().hex()
+    names = np.array(
+        [prefix + hexed[i : i + 16] for i in range(0, len(hexed), 16)] + [None], dtype=object
+    )
+    return pd.Series(names[codes], index=values.index, dtype="str")
+
+
+def embeds_user_ids(ids: pd.Series, user_ids: pd.Series) -> bool:
+    """Whether an id column was built from user ids or holds personal data.
+
+    True when any row's id contains that row's (raw) user id as a run of digits or of
+    letters and digits (``17850-2011-01-01``, ``cust17850_3``), or holds an e-mail address or
+    a user id that is itself a phone number.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    present = ids.notna().to_numpy(bool) & user_ids.notna().to_numpy(bool)
+    if not present.any():
+        return False
+    text = pa.array(ids[present].astype("str").array)
+    users = pa.array(user_ids[present].astype("str").array)
+    if text.type != pa.large_string():
+        text, users = text.cast(pa.large_string()), users.cast(pa.large_string())
+    for separator in (r"[^0-9]+", r"[^0-9A-Za-z]+"):
+        tokens = pc.split_pattern_regex(text, separator)
+        flat = pc.list_flatten(tokens)
+        owners = users.take(pc.list_parent_indices(tokens))
+        long_enough = pc.greater_equal(pc.utf8_length(flat), 3)
+        if pc.any(pc.and_(pc.equal(flat, owners), long_enough)).as_py():
+            return True
+    return bool(pc.any(pc.match_substring_regex(text, r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")).as_py())
 
 
 def allow_columns(frame: pd.DataFrame, allowed: Iterable[str], table: str) -> pd.DataFrame:
@@ -199,13 +249,24 @@ def _read_flat(path: Path) -> pd.DataFrame:
     return frame.reset_index() if frame.index.name else frame
 
 
+USER_COLUMNS = ("user_id", "merged_into", "candidate_id")
+
+
 def _erase_rows(frame: pd.DataFrame, erased: set[str]) -> pd.DataFrame:
-    """``frame`` without rows whose user columns (or index) name an erased pseudonym."""
+    """``frame`` without rows whose user columns name an erased pseudonym."""
     keep = np.ones(len(frame), dtype=bool)
-    for column in ("user_id", "merged_into"):
+    for column in USER_COLUMNS:
         if column in frame.columns:
             keep &= ~frame[column].astype("str").isin(erased).to_numpy(bool)
     return frame[keep]
+
+
+def _holds(tables: dict[str, pd.DataFrame], erased: set[str]) -> bool:
+    return any(
+        len(_erase_rows(frame, erased)) < len(frame)
+        for name, frame in tables.items()
+        if name != ERASURES
+    )
 
 
 def erasure_targets(pseudo: str, merges: pd.DataFrame | None) -> set[str]:
@@ -217,13 +278,38 @@ def erasure_targets(pseudo: str, merges: pd.DataFrame | None) -> set[str]:
     return targets
 
 
-def forget(curated_dir: Path, user_id: str, key: bytes, when: datetime | None = None) -> dict:
-    """Erase a user from every table of a curated data set and record the erasure.
+def user_pseudonym(user_id: str, key: bytes) -> str:
+    """The pseudonym of a raw id as curation makes it (``17850.0`` and ``17850`` agree)."""
+    canonical = canonical_ids(pd.Series([str(user_id)], dtype="str"))[0].iloc[0]
+    return pseudonym(canonical if isinstance(canonical, str) else str(user_id), key)
+
+
+def _erased_tables(tables: dict, erased: set[str], derived: dict, record: pd.DataFrame):
+    """The tables without the erased users; derived aggregates without a user column dropped
+    (they counted the user and are recomputed by the next pipeline run)."""
+    kept, removed, dropped = {}, {}, []
+    for name, frame in tables.items():
+        if name == ERASURES:
+            continue
+        if name in derived and not any(c in frame.columns for c in USER_COLUMNS):
+            dropped.append(name)
+            continue
+        kept[name] = _erase_rows(frame, erased)
+        removed[name] = len(frame) - len(kept[name])
+    kept[ERASURES] = pd.concat([tables.get(ERASURES), record], ignore_index=True)
+    return kept, removed, dropped
+
+
+def forget(
+    curated_dir: Path, user_id: str, key: bytes, when: datetime | None = None
+) -> dict | None:
+    """Erase a user from every kept version of a curated data set and record the erasure.
 
     Parameters
     ----------
     curated_dir : Path
-        ``data/curated/<data set>``; rewritten atomically.
+        ``data/curated/<data set>``. A new version is written (a transaction); previous
+        versions are rewritten without the user too, so a rollback cannot bring them back.
     user_id : str
         The user's raw (source) identifier.
     key : bytes
@@ -233,32 +319,49 @@ def forget(curated_dir: Path, user_id: str, key: bytes, when: datetime | None = 
 
     Returns
     -------
-    dict
-        ``pseudonym``, ``rows_removed`` per table, ``erased_at``.
+    dict or None
+        None when the data set holds no row of the user (nothing is written). Else
+        ``pseudonym``, ``rows_removed`` per table, ``dropped_tables`` (derived aggregates),
+        ``erased_at`` and ``digests``: every version digest that held the user.
     """
     folder = Path(curated_dir)
     manifest = store.read_manifest(folder)
     tables = {path.stem: _read_flat(path) for path in sorted(folder.glob("*.parquet"))}
-    target = pseudonym(user_id, key)
+    target = user_pseudonym(user_id, key)
     erased = erasure_targets(target, tables.get("user_merges"))
-    removed = {}
-    for name, frame in tables.items():
-        if name != ERASURES:
-            tables[name] = _erase_rows(frame, erased)
-            removed[name] = len(frame) - len(tables[name])
+    history = [v for v in store.versions(folder) if not v["current"]]
+    held_before = [v for v in history if _holds(_version_tables(v["path"]), erased)]
+    if not _holds(tables, erased) and not held_before:
+        return None
     erased_at = (when or datetime.now(UTC)).isoformat(timespec="seconds")
-    record = pd.DataFrame(
-        {
-            "user_id": sorted(erased),
-            "erased_at": erased_at,
-            "rows_removed": int(sum(removed.values())),
-        }
-    )
-    tables[ERASURES] = pd.concat([tables.get(ERASURES), record], ignore_index=True)
-    extra = {k: v for k, v in manifest.items() if k not in ("tables", "digest", "written_at")}
-    store.write_tables(folder, tables, extra=extra)
+    record = pd.DataFrame({"user_id": sorted(erased), "erased_at": erased_at})
+    derived = manifest.get("derived", {})
+    kept, removed, dropped = _erased_tables(tables, erased, derived, record)
+    extra = {
+        k: v for k, v in manifest.items() if k not in ("tables", "digest", "written_at", "derived")
+    }
+    digests = [manifest["digest"], *(v["digest"] for v in held_before)]
+    store.write_tables(folder, kept, extra={**extra, "erased_at": erased_at})
+    for version in store.versions(folder):
+        if not version["current"] and _holds(_version_tables(version["path"]), erased):
+            old = _version_tables(version["path"])
+            cleaned = _erased_tables(
+                old, erased, store.read_manifest(version["path"]).get("derived", {}), record
+            )[0]
+            store.rewrite_in_place(version["path"], cleaned, store.read_manifest(version["path"]))
     log.info("erased user %s: %d rows from %s", target, sum(removed.values()), folder)
-    return {"pseudonym": target, "rows_removed": removed, "erased_at": erased_at}
+    return {
+        "pseudonym": target,
+        "erased": sorted(erased),
+        "rows_removed": removed,
+        "dropped_tables": dropped,
+        "erased_at": erased_at,
+        "digests": digests,
+    }
+
+
+def _version_tables(path: Path) -> dict[str, pd.DataFrame]:
+    return {p.stem: _read_flat(p) for p in sorted(Path(path).glob("*.parquet"))}
 
 
 def erased_pseudonyms(curated_dir: Path) -> frozenset[str]:
@@ -268,17 +371,34 @@ def erased_pseudonyms(curated_dir: Path) -> frozenset[str]:
     return frozenset(store.read_table(curated_dir, ERASURES, columns=["user_id"])["user_id"])
 
 
+def read_ledger(path: Path) -> frozenset[str]:
+    """Every pseudonym in an erasure ledger (empty when there is none)."""
+    path = Path(path)
+    if not path.is_file():
+        return frozenset()
+    return frozenset(pq.read_table(path, columns=["user_id"]).column("user_id").to_pylist())
+
+
+def _append_ledger(path: Path, pseudonyms: Iterable[str], erased_at: str) -> None:
+    record = pd.DataFrame({"user_id": sorted(set(pseudonyms)), "erased_at": erased_at})
+    if path.is_file():
+        record = pd.concat([pd.read_parquet(path), record], ignore_index=True)
+    staging = path.with_name(f".{path.name}.tmp")
+    record.to_parquet(staging, index=False)
+    os.replace(staging, path)
+
+
 def forget_command(
     user_id: str, curated_root: Path, key: bytes, datasets: Iterable[str] | None = None
 ) -> dict[str, dict]:
-    """``workbench data forget USER``: erase ``user_id`` from curated data sets.
+    """``workbench data forget USER``: erase ``user_id`` from the curated data sets holding it.
 
     Parameters
     ----------
     user_id : str
         The raw identifier, as the source knows the user.
     curated_root : Path
-        ``data/curated``.
+        ``data/curated``; its ``ERASURE_LEDGER`` gains the user's pseudonyms.
     key : bytes
         From ``workbench.config.pseudonym_key`` (the environment or the key file).
     datasets : iterable of str, optional
@@ -287,7 +407,12 @@ def forget_command(
     Returns
     -------
     dict of str to dict
-        ``forget``'s summary per data set.
+        ``forget``'s summary for each data set that held the user (others are not touched).
+
+    Raises
+    ------
+    UnknownUserError
+        When no data set holds the user: nothing is written or recorded.
     """
     root = Path(curated_root)
     names = (
@@ -295,4 +420,13 @@ def forget_command(
         if datasets
         else sorted(p.name for p in root.glob("*") if (p / store.MANIFEST).is_file())
     )
-    return {name: forget(root / name, user_id, key) for name in names}
+    results = {name: forget(root / name, user_id, key) for name in names}
+    held = {name: result for name, result in results.items() if result is not None}
+    if not held:
+        raise UnknownUserError(
+            f"user {user_id!r} is in no curated data set under {root} ({len(names)} searched); "
+            f"nothing was erased"
+        )
+    erased = {p for r in held.values() for p in r["erased"]}
+    _append_ledger(root / ERASURE_LEDGER, erased, next(iter(held.values()))["erased_at"])
+    return held

@@ -1,50 +1,63 @@
-"""Row-level validation with quarantine, whole-input checks, and count reconciliation.
+"""Row verdicts with quarantine, field-level issues, whole-input checks, and reconciliation.
 
 A table is checked by a chain of vectorized checks. Each check flags rows with a reason code
 and the column at fault; a row keeps the first reason it gets, so every rejected row has
-exactly one. Rejected rows become quarantine records holding their original values (a JSON
-object, after identifiers are pseudonymized and free text redacted by the caller), the table,
-the reason, the column and, when known, the source file and row.
+exactly one. A bad value in an optional attribute (a user's age, an item's price) does not
+reject its row: the value becomes null and a field-level issue records the row, column and
+issue code (never the value). Rejected rows become quarantine records: the table's contract
+columns only, identifiers pseudonymized and every string redacted by the caller, with the
+reason, the column, the source file and row.
 
-Problems that make a whole input unusable (empty, a required column missing, the wrong
-delimiter) raise ``InputError`` naming the file and the column instead.
+Problems that make a whole input unusable (empty, a required column missing, a duplicated
+column, no header row, the wrong delimiter) raise ``InputError`` naming the file and the
+column, quoting no value from the data.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from workbench.data.contract import EVENT_TYPES
-from workbench.data.standardize import (
-    country_codes,
-    normalize_categorical,
-    normalize_text,
-    to_utc,
-    trim,
-)
+from workbench.data.errors import InputError, ReconciliationError
+from workbench.data.redaction import holds_personal_data
 
 log = logging.getLogger(__name__)
+
+__all__ = [
+    "REASONS",
+    "FieldIssues",
+    "InputError",
+    "ReconciliationError",
+    "Verdicts",
+    "check_input",
+    "reconcile",
+]
 
 REASONS = (
     "bad_encoding",
     "missing_required",
+    "invalid_id",
     "unparseable_type",
+    "non_finite",
     "unparseable_timestamp",
+    "implausible_timestamp",
     "future_timestamp",
     "out_of_range",
+    "conflicting_duplicate",
     "unknown_user",
     "unknown_item",
     "late_event",
-    "erased",
 )
 """Reason codes, in the order checks run (a row keeps its first reason)."""
 
+ISSUE_COLUMNS = ("table", "row", "column", "issue", "source_file", "user_id")
 QUARANTINE_COLUMNS = (
     "table",
     "row",
@@ -55,16 +68,11 @@ QUARANTINE_COLUMNS = (
     "source_file",
     "user_id",
 )
+PARTS = ("curated", "quarantined", "duplicates", "erased")
 REPLACEMENT_CHARACTER = "\ufffd"
 DELIMITERS = (",", ";", "\t", "|")
-
-
-class InputError(ValueError):
-    """A whole input is unusable; the message names the file and the column."""
-
-
-class ReconciliationError(AssertionError):
-    """Rows in do not equal curated + quarantined + dropped duplicates."""
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_ .()/#-]{0,60}")
+_DATA_LIKE = re.compile(r"[\d.:/+-]+|.*@.*|.*\d{3,}.*")
 
 
 def source_name(frame: pd.DataFrame, table: str) -> str:
@@ -72,7 +80,31 @@ def source_name(frame: pd.DataFrame, table: str) -> str:
     return str(frame.attrs.get("source_file") or f"<{table} table>")
 
 
-def check_input(frame: pd.DataFrame, table: str, required: Iterable[str]) -> None:
+def describe_columns(columns: Iterable) -> str:
+    """Column names fit to quote in a message: names only, never values from a data row.
+
+    A header that is really a data row (a file without a header) would otherwise put that
+    row's values, e-mail addresses included, into an error stored in run folders and MLflow.
+    """
+    names = [str(c) for c in columns]
+    safe = [n for n in names if _NAME.fullmatch(n) and not holds_personal_data(n)]
+    unsafe = len(names) - len(safe)
+    text = ", ".join(repr(n) for n in safe[:20]) + (" ..." if len(safe) > 20 else "")
+    if unsafe:
+        text += f"{', ' if safe else ''}{unsafe} more that look like values, not names"
+    return f"[{text}]"
+
+
+def _looks_headerless(columns: list[str], expected: Iterable[str]) -> bool:
+    """Whether the first line is a data row: no expected name, some names look like values."""
+    if any(name in columns for name in expected):
+        return False
+    return any(_DATA_LIKE.fullmatch(str(name)) for name in columns)
+
+
+def check_input(
+    frame: pd.DataFrame, table: str, required: Iterable[str], known: Iterable[str] = ()
+) -> None:
     """Raise ``InputError`` when ``frame`` is unusable as a whole.
 
     Parameters
@@ -83,27 +115,41 @@ def check_input(frame: pd.DataFrame, table: str, required: Iterable[str]) -> Non
         Contract table name, for the message.
     required : iterable of str
         Columns the table must have.
+    known : iterable of str
+        Every column the contract knows for the table (to recognize a missing header).
 
     Raises
     ------
     InputError
-        Naming the file and the column: no rows, one column whose name holds another
-        delimiter (a file read with the wrong one), or a required column absent.
+        Naming the file and the column: duplicated column names, a header that is one column
+        holding another delimiter, no header row, a required column absent, no rows.
     """
     source = source_name(frame, table)
-    if len(frame.columns) == 1 and len(frame.columns[0]) > 0:
-        name = str(frame.columns[0])
-        found = [d for d in DELIMITERS if d in name]
+    required = list(required)
+    columns = [str(c) for c in frame.columns]
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise InputError(
+            f"{source}: the header names column(s) {describe_columns(duplicated)} more than "
+            f"once; rename or remove the repeats"
+        )
+    if len(columns) == 1 and columns[0]:
+        found = [d for d in DELIMITERS if d in columns[0]]
         if found:
             raise InputError(
-                f"{source}: wrong delimiter: the header is one column {name[:80]!r}, "
-                f"split by {found[0]!r}; read the file with that delimiter"
+                f"{source}: wrong delimiter: the header is one column split by {found[0]!r}; "
+                f"set the delimiter (data.options.delimiter) to {found[0]!r}"
             )
-    missing = [column for column in required if column not in frame.columns]
+    if _looks_headerless(columns, [*required, *known]):
+        raise InputError(
+            f"{source}: line 1 is not a header: it holds values, not column names; table "
+            f"{table!r} needs a header row naming {required}"
+        )
+    missing = [column for column in required if column not in columns]
     if missing:
         raise InputError(
-            f"{source}: table {table!r} lacks required column(s) {missing}; "
-            f"found {list(frame.columns)}"
+            f"{source}: table {table!r} lacks required column(s) {missing}; found "
+            f"{describe_columns(columns)}"
         )
     if frame.empty:
         raise InputError(f"{source}: table {table!r} is empty (no data rows)")
@@ -148,70 +194,53 @@ class Verdicts:
         return {REASONS[v - 1]: int(c) for v, c in zip(values, counts, strict=True)}
 
 
-def is_missing(values: pd.Series, trimmed: bool = False) -> np.ndarray:
-    """Boolean mask of shape (n,): null, or a string that is empty once trimmed.
+@dataclass
+class FieldIssues:
+    """Bad values of optional attributes, set to null: (row, column, issue) triples."""
 
-    ``trimmed`` says the strings are trimmed already, so only empty ones are checked.
-    """
-    missing = values.isna().to_numpy(bool)
-    if trimmed:
-        return missing | values.str.len().eq(0).fillna(False).to_numpy(bool)
-    if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-        blank = values.str.strip().eq("").fillna(False).to_numpy(bool)
-        return missing | blank
-    if values.dtype == object:
-        return missing | values.map(lambda v: isinstance(v, str) and not v.strip()).to_numpy(bool)
-    return missing
+    rows: list[np.ndarray] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+    issues: list[str] = field(default_factory=list)
 
+    def add(self, mask: np.ndarray, column: str, issue: str) -> np.ndarray:
+        """Record the rows of ``mask``; return ``mask`` (to null the values)."""
+        at = np.flatnonzero(mask)
+        if len(at):
+            self.rows.append(at.astype(np.int64))
+            self.columns.append(column)
+            self.issues.append(issue)
+        return np.asarray(mask, dtype=bool)
 
-def _undecodable(value) -> bool:
-    """Whether a Python string holds U+FFFD or a lone surrogate (undecodable bytes)."""
-    if not isinstance(value, str):
-        return False
-    return REPLACEMENT_CHARACTER in value or any("\ud800" <= ch <= "\udfff" for ch in value)
+    def counts(self) -> dict[str, int]:
+        """Values set to null per issue code."""
+        totals: dict[str, int] = {}
+        for rows, issue in zip(self.rows, self.issues, strict=True):
+            totals[issue] = totals.get(issue, 0) + len(rows)
+        return totals
 
-
-def flag_bad_encoding(verdicts: Verdicts, frame: pd.DataFrame) -> None:
-    """Reject rows holding U+FFFD or lone surrogates: bytes that were not valid text."""
-    for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
-            bad = values.str.contains(REPLACEMENT_CHARACTER, regex=False).fillna(False)
-        elif values.dtype == object and pd.api.types.infer_dtype(values) == "string":
-            bad = values.map(_undecodable)
-        else:
-            continue
-        verdicts.flag(bad.to_numpy(bool), "bad_encoding", column)
-
-
-def flag_unparsed(
-    verdicts: Verdicts, raw: pd.Series, parsed: pd.Series, reason: str, column: str
-) -> None:
-    """Reject rows where ``raw`` holds a value but ``parsed`` could not make sense of it."""
-    verdicts.flag(~is_missing(raw) & parsed.isna().to_numpy(bool), reason, column)
-
-
-def to_number(values: pd.Series) -> pd.Series:
-    """Numbers as float64; what is not a number becomes NaN (shape (n,))."""
-    if pd.api.types.is_numeric_dtype(values.dtype) and values.dtype != bool:
-        return values.astype(float)
-    text = values.astype("str").str.strip()
-    return pd.to_numeric(text, errors="coerce").astype(float)
+    def table(self, name: str, source_file: str, user_ids: pd.Series | None) -> pd.DataFrame:
+        """One row per nulled value (``ISSUE_COLUMNS``); ``user_ids`` pseudonymized, by row."""
+        if not self.rows:
+            return empty_issues()
+        rows = np.concatenate(self.rows)
+        lengths = [len(r) for r in self.rows]
+        users = None if user_ids is None else user_ids.iloc[rows].to_numpy(dtype=object)
+        return pd.DataFrame(
+            {
+                "table": name,
+                "row": rows,
+                "column": np.repeat(self.columns, lengths),
+                "issue": np.repeat(self.issues, lengths),
+                "source_file": source_file,
+                "user_id": users,
+            }
+        ).astype({"user_id": "str"})
 
 
-_TRUE = {"true", "1", "yes", "y", "t", "granted", "opt-in", "optin"}
-_FALSE = {"false", "0", "no", "n", "f", "withdrawn", "denied", "opt-out", "optout", "revoked"}
-
-
-def to_boolean(values: pd.Series) -> pd.Series:
-    """Booleans from bool or text (``true``/``yes``/``granted``...); else null (shape (n,))."""
-    if values.dtype == bool:
-        return values.astype("boolean")
-    text = values.astype("str").str.strip().str.lower()
-    result = pd.Series(pd.NA, index=values.index, dtype="boolean")
-    result[text.isin(_TRUE).to_numpy(bool)] = True
-    result[text.isin(_FALSE).to_numpy(bool)] = False
-    return result
+def empty_issues() -> pd.DataFrame:
+    """A field-issues table with no rows."""
+    frame = pd.DataFrame({column: pd.Series(dtype="str") for column in ISSUE_COLUMNS})
+    return frame.astype({"row": np.int64})
 
 
 def quarantine_records(
@@ -219,6 +248,7 @@ def quarantine_records(
     verdicts: Verdicts,
     table: str,
     sanitize: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+    drop: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Quarantine records of the rejected rows of ``raw``.
 
@@ -230,14 +260,18 @@ def quarantine_records(
         Reasons for the rows of ``raw``.
     table : str
     sanitize : callable, optional
-        Applied to the rejected rows before they are recorded (pseudonymization, redaction).
+        Applied to the rejected rows before they are recorded: keeps the contract columns,
+        pseudonymizes identifiers and redacts strings.
+    drop : ndarray of bool, shape (n_rows,), optional
+        Rows never recorded (those of erased users).
 
     Returns
     -------
     DataFrame of shape (n_rejected, len(QUARANTINE_COLUMNS))
         ``row`` is the 0-based data row in the source, ``record`` a JSON object of the row.
     """
-    rejected = np.flatnonzero(verdicts.rejected)
+    chosen = verdicts.rejected if drop is None else verdicts.rejected & ~drop
+    rejected = np.flatnonzero(chosen)
     if len(rejected) == 0:
         return empty_quarantine()
     rows = raw.iloc[rejected].reset_index(drop=True)
@@ -276,13 +310,13 @@ def empty_quarantine() -> pd.DataFrame:
 
 
 def reconcile(counts: dict[str, int], table: str) -> None:
-    """Raise unless rows in = curated + quarantined + duplicates for ``table``.
+    """Raise unless rows in = curated + quarantined + duplicates + erased for ``table``.
 
     Parameters
     ----------
     counts : dict of str to int
-        Holds ``<table>_in``, ``<table>_curated``, ``<table>_quarantined`` and
-        ``<table>_duplicates``.
+        Holds ``<table>_in``, ``<table>_curated``, ``<table>_quarantined``,
+        ``<table>_duplicates`` and (optionally) ``<table>_erased``.
     table : str
 
     Raises
@@ -290,139 +324,18 @@ def reconcile(counts: dict[str, int], table: str) -> None:
     ReconciliationError
         Naming the table and every count.
     """
-    parts = ("curated", "quarantined", "duplicates")
-    total = sum(counts[f"{table}_{part}"] for part in parts)
+    total = sum(counts.get(f"{table}_{part}", 0) for part in PARTS)
     if counts[f"{table}_in"] != total:
         raise ReconciliationError(
             f"{table}: {counts[f'{table}_in']} rows in but {total} accounted for "
-            f"(curated + quarantined + duplicates): {counts}"
+            f"(curated + quarantined + duplicates + erased): {counts}"
         )
     log.info(
-        "%s: %d in = %d curated + %d quarantined + %d duplicates",
+        "%s: %d in = %d curated + %d quarantined + %d duplicates + %d erased",
         table,
         counts[f"{table}_in"],
-        *(counts[f"{table}_{part}"] for part in parts),
+        *(counts.get(f"{table}_{part}", 0) for part in PARTS),
     )
-
-
-@dataclass(frozen=True)
-class TableSpec:
-    """What the columns of one contract table are, for typing and checking.
-
-    Attributes
-    ----------
-    key : str or None
-        Column that identifies a row (later repeats are duplicates).
-    required : tuple of str
-        Columns that must exist and hold a value.
-    numeric, timestamps, booleans, categorical, text, countries, identifiers : tuple of str
-        Columns parsed as float, UTC timestamps, booleans; normalized as categories, NFC
-        text, ISO country codes; trimmed identifier strings. Absent optional columns are
-        skipped.
-    """
-
-    key: str | None
-    required: tuple[str, ...]
-    numeric: tuple[str, ...] = ()
-    timestamps: tuple[str, ...] = ()
-    booleans: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
-    text: tuple[str, ...] = ()
-    countries: tuple[str, ...] = ()
-    identifiers: tuple[str, ...] = ()
-
-
-SPECS = {
-    "events": TableSpec(
-        key="event_id",
-        required=("user_id", "item_id", "event_type", "timestamp"),
-        numeric=("value", "revenue", "unit_price", "price"),
-        timestamps=("timestamp",),
-        categorical=("event_type", "device", "channel"),
-        countries=("country",),
-        identifiers=("event_id", "user_id", "item_id", "session_id", "invoice_no"),
-    ),
-    "users": TableSpec(
-        key="user_id",
-        required=("user_id",),
-        numeric=("age",),
-        timestamps=("signup_time",),
-        categorical=("gender", "occupation"),
-        countries=("country",),
-        identifiers=("user_id",),
-    ),
-    "items": TableSpec(
-        key="item_id",
-        required=("item_id",),
-        numeric=("price",),
-        text=("title", "text"),
-        identifiers=("item_id",),
-    ),
-    "consent": TableSpec(
-        key=None,
-        required=("user_id", "purpose", "granted", "timestamp"),
-        timestamps=("timestamp",),
-        booleans=("granted",),
-        categorical=("purpose",),
-        identifiers=("user_id",),
-    ),
-}
-
-
-def type_rows(raw: pd.DataFrame, spec: TableSpec, settings) -> tuple[pd.DataFrame, Verdicts]:
-    """Parse and standardize a raw table's columns, rejecting rows that do not parse.
-
-    Parameters
-    ----------
-    raw : DataFrame of shape (n_rows, n_columns)
-        As the source delivered it, column names normalized.
-    spec : TableSpec
-    settings : CurationSettings
-        Source time zone, timestamp format, epoch unit, synonyms, country aliases, ``now``.
-
-    Returns
-    -------
-    typed : DataFrame of shape (n_rows, n_columns)
-        Same rows; parsed columns typed (NaN/NaT where rejected), others unchanged.
-    verdicts : Verdicts
-        ``bad_encoding``, ``missing_required``, ``unparseable_type``,
-        ``unparseable_timestamp`` and ``future_timestamp`` rejections.
-    """
-    typed = raw.copy(deep=False)
-    verdicts = Verdicts.empty(len(raw))
-    flag_bad_encoding(verdicts, raw)
-    identifiers = [c for c in spec.identifiers if c in raw]
-    for column in identifiers:
-        typed[column] = trim(raw[column])
-    for column in spec.required:
-        trimmed = column in identifiers
-        missing = is_missing(typed[column] if trimmed else raw[column], trimmed)
-        verdicts.flag(missing, "missing_required", column)
-    for column in (c for c in spec.numeric if c in raw):
-        typed[column] = to_number(raw[column])
-        flag_unparsed(verdicts, raw[column], typed[column], "unparseable_type", column)
-    for column in (c for c in spec.booleans if c in raw):
-        typed[column] = to_boolean(raw[column])
-        flag_unparsed(verdicts, raw[column], typed[column], "unparseable_type", column)
-    for column in (c for c in spec.timestamps if c in raw):
-        typed[column] = to_utc(
-            raw[column], settings.source_timezone, settings.timestamp_format, settings.epoch_unit
-        )
-        flag_unparsed(verdicts, raw[column], typed[column], "unparseable_timestamp", column)
-        future = (typed[column] > settings.now()).fillna(False).to_numpy(bool)
-        verdicts.flag(future, "future_timestamp", column)
-    _standardize(typed, spec, settings)
-    return typed, verdicts
-
-
-def _standardize(typed: pd.DataFrame, spec: TableSpec, settings) -> None:
-    """Categories, text and countries normalized in place."""
-    for column in (c for c in spec.categorical if c in typed):
-        typed[column] = normalize_categorical(typed[column], settings.synonyms.get(column))
-    for column in (c for c in spec.text if c in typed):
-        typed[column] = normalize_text(typed[column])
-    for column in (c for c in spec.countries if c in typed):
-        typed[column] = country_codes(typed[column], settings.country_aliases)
 
 
 def flag_event_ranges(

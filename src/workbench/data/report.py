@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-PARTS = ("curated", "quarantined", "duplicates")
+PARTS = ("curated", "quarantined", "duplicates", "erased")
 MAX_DAILY_POINTS = 200  # distinct event dates up to which events are plotted per day
 
 
@@ -44,7 +44,11 @@ def quarantine_summary(quarantine: pd.DataFrame) -> pd.DataFrame:
 def plot_missingness(tables: dict[str, pd.DataFrame]) -> Figure:
     """Share of missing values in each column of each table (horizontal bars)."""
     shares = pd.concat(
-        {name: frame.isna().mean() for name, frame in tables.items() if len(frame.columns)}
+        {
+            name: frame.isna().mean()
+            for name, frame in tables.items()
+            if len(frame.columns) and name in ("events", "users", "items", "consent")
+        }
     )
     figure = Figure(figsize=(7, max(2.5, 0.22 * len(shares))), layout="constrained")
     axes = figure.subplots()
@@ -121,6 +125,34 @@ def plot_quarantine_reasons(quarantine: pd.DataFrame) -> Figure:
     return figure
 
 
+def draw(
+    tables: dict[str, pd.DataFrame],
+    events: pd.DataFrame,
+    quarantine: pd.DataFrame | None,
+    freq: str | None = None,
+) -> dict[str, Figure]:
+    """Every plot of the report from tables (what ``quality_report`` and the staged check use)."""
+    quarantine = quarantine if quarantine is not None else pd.DataFrame(columns=["table", "reason"])
+    return {
+        "missingness": plot_missingness(tables),
+        "distributions": plot_distributions(events),
+        "events_over_time": plot_events_over_time(events, freq or events_frequency(events)),
+        "quarantine_reasons": plot_quarantine_reasons(quarantine),
+    }
+
+
+def dropped_columns_table(dropped: dict[str, list[str]]) -> pd.DataFrame:
+    """Columns of each input table left out of the curated layer (names only)."""
+    rows = [(table, column) for table, columns in dropped.items() for column in columns]
+    return pd.DataFrame(rows, columns=["table", "column"])
+
+
+def issues_summary(issues: pd.DataFrame) -> pd.DataFrame:
+    """Optional values set to null per table, column and issue, most frequent first."""
+    counts = issues.groupby(["table", "column", "issue"], dropna=False).size()
+    return counts.rename("values").sort_values(ascending=False).reset_index()
+
+
 def quality_report(curation, freq: str | None = None) -> dict[str, Figure]:
     """Every plot of the data-quality report of a curation, by name.
 
@@ -135,10 +167,4 @@ def quality_report(curation, freq: str | None = None) -> dict[str, Figure]:
     dict of str to Figure
         ``missingness``, ``distributions``, ``events_over_time``, ``quarantine_reasons``.
     """
-    events = curation.tables["events"]
-    return {
-        "missingness": plot_missingness(curation.tables),
-        "distributions": plot_distributions(events),
-        "events_over_time": plot_events_over_time(events, freq or events_frequency(events)),
-        "quarantine_reasons": plot_quarantine_reasons(curation.quarantine),
-    }
+    return draw(curation.tables, curation.tables["events"], curation.quarantine, freq)

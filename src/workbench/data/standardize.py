@@ -1,9 +1,9 @@
-"""Standardization: timestamps to UTC, categorical values, text and country names.
+"""Standardization: identifiers, categorical values, text and country names.
 
-Every function is vectorized over a column and pure: configuration (source time zone, synonym
-maps, country aliases) arrives as arguments. String work is done once per distinct value
-(``pd.factorize``) so it costs little on columns with few distinct values, such as event types
-or countries, whatever the number of rows.
+Every function is vectorized over a column and pure: configuration (synonym maps, country
+aliases) arrives as arguments. Timestamps have their own module (``timestamps``). String work
+is done once per distinct value (``pd.factorize``) so it costs little on columns with few
+distinct values, such as event types or countries, whatever the number of rows.
 """
 
 from __future__ import annotations
@@ -19,12 +19,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pycountry
 
-from workbench.data.contract import TIMESTAMP_DTYPE
+from workbench.data.timestamps import to_utc
+
+__all__ = ["canonical_ids", "country_codes", "normalize_categorical", "normalize_text", "to_utc"]
 
 log = logging.getLogger(__name__)
 
-OFFSET_PATTERN = r"(?:[Zz]|[+-]\d\d(?::?\d\d)?)\s*$"
-EPOCH_PATTERN = r"^\s*-?\d+(?:\.\d*)?\s*$"
 BOM = "\ufeff"
 
 COUNTRY_ALIASES: dict[str, str | None] = {
@@ -146,84 +146,58 @@ def trim(values: pd.Series) -> pd.Series:
     return pd.Series(pd.array(trimmed, dtype="str"), index=text.index) if changed else text
 
 
-def to_utc(
-    values: pd.Series,
-    source_timezone: str = "UTC",
-    naive_format: str | None = None,
-    epoch_unit: str = "s",
-) -> pd.Series:
-    """Parse timestamps into ``datetime64[us, UTC]``; what cannot be parsed becomes ``NaT``.
+CONTROL_PATTERN = (
+    r"[\x{0}-\x{1F}\x{7F}-\x{9F}\x{200B}-\x{200F}\x{2028}-\x{202E}\x{2060}-\x{2064}\x{FEFF}]"
+)
+"""Control and invisible format characters (RE2 syntax): never part of a valid identifier."""
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+INTEGRAL_FLOAT = r"^([+-]?\d+)\.0+$"
 
-    Strings may mix three forms, row by row: ISO 8601 with an offset or ``Z`` (converted),
-    epoch numbers in ``epoch_unit`` (UTC by definition), and naive local times, read in
-    ``source_timezone``. Ambiguous local times (the repeated hour when clocks go back) take the
-    first occurrence; non-existent ones (the skipped hour) shift forward.
+
+def canonical_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """Identifiers as canonical strings, and the rows whose id holds a control character.
+
+    Integral floats become integer strings (``17850.0`` and ``"17850.0"`` both become
+    ``"17850"``), strings are NFC and trimmed; empty strings become null.
 
     Parameters
     ----------
     values : Series of shape (n,)
-        Strings, numbers (epochs) or datetimes (naive ones are local to ``source_timezone``).
-    source_timezone : str
-        IANA zone of naive times (``"Europe/London"``).
-    naive_format : str, optional
-        ``strptime`` format of naive strings; ISO 8601 when omitted.
-    epoch_unit : str
-        Unit of epoch numbers (``"s"``, ``"ms"``).
+        Strings, integers or floats.
 
     Returns
     -------
-    Series of shape (n,), dtype ``datetime64[us, UTC]``
+    ids : Series of shape (n,), dtype str
+    invalid : ndarray of bool, shape (n,)
+        True where the id holds a control or invisible format character (NUL, U+200B...) or
+        is a non-finite number.
     """
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        return values.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
-    if pd.api.types.is_datetime64_dtype(values.dtype):
-        return _localize(values, source_timezone)
-    if pd.api.types.is_numeric_dtype(values.dtype):
-        return _from_epoch(values, epoch_unit)
-    return _parse_strings(values.astype("str"), source_timezone, naive_format, epoch_unit)
-
-
-def _parse_strings(
-    text: pd.Series, source_timezone: str, naive_format: str | None, epoch_unit: str
-) -> pd.Series:
-    """Parse a string column mixing offset, epoch and naive forms."""
-    result = pd.Series(pd.NaT, index=text.index, dtype=TIMESTAMP_DTYPE)
-    offset = matches(text, OFFSET_PATTERN)
-    if offset.any():
-        parsed = pd.to_datetime(text[offset], format="ISO8601", utc=True, errors="coerce")
-        result[offset] = parsed.astype(TIMESTAMP_DTYPE)
-    rest = ~offset & text.notna().to_numpy(bool)
-    epoch = rest & matches(text, EPOCH_PATTERN)
-    if epoch.any():
-        result[epoch] = _from_epoch(pd.to_numeric(text[epoch], errors="coerce"), epoch_unit)
-    naive = rest & ~epoch
-    if naive.any():
-        parsed = pd.to_datetime(
-            text[naive], format=naive_format or "ISO8601", errors="coerce", utc=False
-        )
-        result[naive] = _localize(parsed, source_timezone)
-    return result
-
-
-def _from_epoch(numbers: pd.Series, unit: str) -> pd.Series:
-    """Epoch numbers to UTC timestamps; out-of-bounds values become ``NaT``."""
-    numbers = pd.to_numeric(numbers, errors="coerce").astype(float)
-    limit = {"s": 1e11, "ms": 1e14, "us": 1e17}.get(unit, np.inf)
-    numbers = numbers.where(numbers.abs() < limit)
-    return pd.to_datetime(numbers, unit=unit, utc=True, errors="coerce").astype(TIMESTAMP_DTYPE)
-
-
-def _localize(naive: pd.Series, source_timezone: str) -> pd.Series:
-    """Naive local datetimes to UTC (first occurrence when ambiguous, shifted when skipped)."""
-    naive = pd.to_datetime(naive, errors="coerce")
-    if isinstance(naive.dtype, pd.DatetimeTZDtype):
-        return naive.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
-    local = naive.dt.tz_localize(
-        source_timezone,
-        ambiguous=np.ones(len(naive), dtype=bool),
-        nonexistent="shift_forward",
-    )
-    return local.dt.tz_convert("UTC").astype(TIMESTAMP_DTYPE)
+    if pd.api.types.is_float_dtype(values.dtype):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(numbers)
+        with np.errstate(invalid="ignore"):
+            integral = finite & (np.mod(numbers, 1) == 0) & (np.abs(numbers) < 2**63)
+        text = np.full(len(numbers), None, dtype=object)
+        text[integral] = numbers[integral].astype(np.int64).astype(str)
+        text[finite & ~integral] = numbers[finite & ~integral].astype(str)
+        invalid = ~finite & ~np.isnan(numbers)
+        return pd.Series(text, index=values.index, dtype="str"), invalid
+    text = trim(values)
+    if is_arrow_string(text):
+        arrow = pa.array(text.array)
+        invalid = pc.match_substring_regex(arrow, CONTROL_PATTERN)
+        invalid = invalid.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+        if pc.any(pc.match_substring_regex(arrow, INTEGRAL_FLOAT)).as_py():
+            arrow = pc.replace_substring_regex(arrow, INTEGRAL_FLOAT, r"\1")
+        if not pc.all(pc.string_is_ascii(arrow)).as_py():
+            arrow = pc.utf8_normalize(arrow, "NFC")
+        empty = pc.equal(arrow, "")
+        arrow = pc.if_else(empty, pa.scalar(None, pa.large_string()), arrow.cast(pa.large_string()))
+        return pd.Series(pd.array(arrow, dtype="str"), index=values.index), invalid
+    invalid = text.map(lambda v: isinstance(v, str) and bool(_CONTROL.search(v))).to_numpy(bool)
+    text = text.str.replace(INTEGRAL_FLOAT, r"\1", regex=True)
+    text = text.map(lambda v: unicodedata.normalize("NFC", v) if isinstance(v, str) else v)
+    return text.where(text != "", None).astype("str"), invalid
 
 
 def _normal_key(value: str) -> str:

@@ -9,11 +9,16 @@ Input: a DataFrame with a ``user_id`` column and an optional integer ``k`` colum
 model's ``default_k`` when absent). Output: one row per input row with ``user_id``,
 ``item_ids`` (list of external item ids, best first), ``scores`` (list of floats) and
 ``fallback`` (whether the popularity ranking answered).
+
+Erased users (``workbench data forget``) never get a personalized answer: the service reads
+the erasure ledger (``data/curated/erasures.parquet``, pseudonyms only) before answering,
+again whenever the file changes, and answers an erased user like an unknown one.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -65,6 +70,7 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
         self.popular_items = popular_items
         self.popular_scores = popular_scores
         self.default_k = default_k
+        self.erasure_ledger: str | None = None
 
     @classmethod
     def from_fitted(
@@ -95,6 +101,9 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
         k = int(k or self.default_k)
         user_ids = pd.Series(user_ids, dtype=object).astype(str).to_numpy()
         index = self.users.to_index(user_ids, missing=-1)
+        erased = self.erased_users()
+        if erased:
+            index[np.isin(user_ids, list(erased))] = -1  # never a personalized answer
         known = index >= 0
         items = np.tile(self.popular_items[:k], (len(index), 1))
         scores = np.tile(self.popular_scores[:k], (len(index), 1))
@@ -110,6 +119,27 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
             }
         )
 
+    def _ledger_path(self) -> Path:
+        ledger = getattr(self, "erasure_ledger", None)
+        if ledger:
+            return Path(ledger)
+        from workbench.config import ProjectPaths
+        from workbench.data.privacy import ERASURE_LEDGER
+
+        return ProjectPaths.discover().curated / ERASURE_LEDGER
+
+    def erased_users(self) -> frozenset[str]:
+        """Pseudonyms in the erasure ledger, read again whenever the ledger changes."""
+        from workbench.data.privacy import read_ledger
+
+        path = self._ledger_path()
+        stamp = path.stat().st_mtime_ns if path.is_file() else None
+        cached = getattr(self, "_erased_cache", None)
+        if cached is None or cached[0] != stamp:
+            cached = (stamp, read_ledger(path) if stamp is not None else frozenset())
+            self._erased_cache = cached
+        return cached[1]
+
     def answer(self, example: pd.DataFrame) -> pd.DataFrame:
         """The in-memory answer to a request DataFrame (what the registered copy must give)."""
         return self.predict(None, example)
@@ -123,6 +153,8 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
         """
         if example is None:
             example = pd.DataFrame({"user_id": self.users.ids[:2].astype(str)})
+        self.erasure_ledger = str(self._ledger_path())
+        self._erased_cache = None
         inferred = mlflow.models.infer_signature(example, self.answer(example))
         inputs = Schema([ColSpec("string", "user_id"), ColSpec("long", "k", required=False)])
         return mlflow.pyfunc.log_model(
