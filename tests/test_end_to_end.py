@@ -191,6 +191,15 @@ def test_runs_are_named_and_measured_for_the_mlflow_ui(finished_pipeline):
     assert not [word for word in noise if word in outputs[-1].stdout + outputs[-1].stderr]
 
 
+def test_every_plot_appears_inline_exactly_once(finished_pipeline):
+    root, _, _ = finished_pipeline
+    run_dir = sorted((root / "experiments" / "runs").iterdir())[0]
+    for name in NOTEBOOKS:
+        executed = (run_dir / f"{name}.ipynb").read_text()
+        plots = list((run_dir / name / "plots").glob("*.png"))
+        assert executed.count('"image/png"') == len(plots), name
+
+
 def test_models_are_registered_as_champions(finished_pipeline):
     _, client, _ = finished_pipeline
     names = {model.name for model in client.search_registered_models()}
