@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import tempfile
 import time
 from pathlib import Path
 
@@ -153,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     mirror = Path(args.mirror) if args.mirror else None
-    raw_dir = Path(tempfile.mkdtemp(prefix="obd-"))
+    raw_dir = Path(args.raw_dir)
     campaigns = args.campaigns.split(",")
     errors, values, full = {}, {}, {}
     for campaign in campaigns:

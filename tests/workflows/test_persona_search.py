@@ -64,3 +64,13 @@ def test_a_resumed_search_runs_only_up_to_its_budget(blobs, tmp_path):
     assert again.study_name == first.study_name and n_counted(again) == n_counted(first) == 3
     other, _ = workflow.search_personas(X, budget, algorithms=("kmeans",), n_personas=(3, 5))
     assert other.study_name != first.study_name
+
+
+def test_an_in_memory_search_starts_with_the_k_means_sweep(blobs):
+    X, _ = blobs
+    study, trials = workflow.search_personas(
+        X, Budget(3, seed=0), algorithms=("kmeans", "gmm"), n_personas=(3, 5)
+    )
+    assert [t.params for t in study.trials] == [
+        {"algorithm": "kmeans", "n_clusters": k} for k in (3, 4, 5)
+    ]

@@ -147,6 +147,8 @@ def search_personas(
         "algorithms": list(algorithms), "range": list(n_personas), "bootstrap": n_bootstrap,
         "stability": min_stability, "share": min_share, "objective_version": OBJECTIVE_VERSION,
     }  # fmt: skip
+    if budget.storage is None:  # one in-memory storage, so the sweep queued below is kept
+        budget = replace(budget, storage=optuna.storages.InMemoryStorage())
     name = budget.study_name("personas", **settings)
     fresh = tuning.create_study(name, budget.storage, budget.seed, fresh=budget.fresh)
     seed_study(fresh, algorithms, n_personas)
