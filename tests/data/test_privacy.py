@@ -131,3 +131,32 @@ def test_erasure_targets_include_ids_merged_with_the_user(column):
     merges = pd.DataFrame({"user_id": ["x"], "merged_into": ["y"]})
     start = "x" if column == "user_id" else "y"
     assert privacy.erasure_targets(start, merges) == {"x", "y"}
+
+
+@pytest.mark.parametrize(
+    ("ids", "users", "embedded"),
+    [
+        (["e000001", "e000002"], ["u0000001", "u0000002"], False),
+        (["17850-2011-01-01", "x"], ["17850", "12346"], True),  # a run of digits
+        (["cust17850_3"], ["cust17850"], True),  # a run of letters and digits
+        (["u0000001"], ["u0000001"], True),  # the whole id
+        (["17850"], ["17850"], True),
+        (["x178501"], ["17850"], False),  # inside a longer run: another number
+        (["ab-1"], ["ab"], False),  # too short to tell
+        (["+44 20 7946 0958/1"], ["+44 20 7946 0958"], True),  # a phone number, anywhere
+        (["order-1", "mail me@example.org"], ["u1", "u2"], True),  # an e-mail address
+        ([None, "17850-1"], ["17850", None], False),  # nothing to compare
+    ],
+)
+def test_embeds_user_ids_knows_ids_built_from_user_ids(ids, users, embedded):
+    for dtype in ("str", object):
+        found = privacy.embeds_user_ids(pd.Series(ids, dtype=dtype), pd.Series(users, dtype=dtype))
+        assert found is embedded, dtype
+
+
+def test_keyed_ids_keep_their_values_on_arrow_and_object_columns():
+    """Pinned: a faster implementation must not change a pseudonym already stored."""
+    for dtype in ("str", object):
+        keyed = privacy.keyed_ids(pd.Series(["s1", None, "s1", "s2"], dtype=dtype), b"k", "s")
+        assert keyed.isna().tolist() == [False, True, False, False]
+        assert keyed.dropna().tolist() == ["s36c9f2db642fec38"] * 2 + ["s348e5058c774d6a5"], dtype

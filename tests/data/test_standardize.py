@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from workbench.data.standardize import (
+    canonical_ids,
     country_codes,
     encode,
+    isin,
     map_distinct,
     normalize_categorical,
     normalize_column_names,
@@ -108,3 +110,26 @@ def test_map_distinct_and_encode_agree_on_object_and_arrow_columns():
         codes, n_distinct = encode(values)
         assert n_distinct == 2
         np.testing.assert_array_equal(codes, [0, 1, -1, 0])
+
+
+def test_canonical_ids_flag_control_characters_in_ascii_and_other_text_alike():
+    for dtype in ("str", object):
+        values = pd.Series(
+            ["u1", "u\x002", "caf\u00e9", "a\u200bb", "\u00e9\x7f", "17850.0", None, " u3 "],
+            dtype=dtype,
+        )
+        ids, invalid = canonical_ids(values)
+        assert invalid.tolist() == [False, True, False, True, True, False, False, False], dtype
+        assert ids.iloc[5] == "17850" and pd.isna(ids.iloc[6]) and ids.iloc[7] == "u3"
+
+
+def test_isin_finds_known_values_and_never_nulls():
+    for dtype in ("str", object):
+        values = pd.Series(["a", None, "c", "a"], dtype=dtype)
+        assert isin(values, pd.Series(["a", "b"], dtype="str")).tolist() == [
+            True,
+            False,
+            False,
+            True,
+        ]
+        assert not isin(values, []).any()

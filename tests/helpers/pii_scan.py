@@ -61,7 +61,9 @@ def scan_text(path: Path, identifiers: set[str]) -> list[tuple]:
     return rows
 
 
-def scan_folder(folder: Path, identifiers: Iterable[str], min_length: int = 1) -> pd.DataFrame:
+def scan_folder(
+    folder: Path, identifiers: Iterable[str], min_length: int = 1, exclude: Iterable[str] = ()
+) -> pd.DataFrame:
     """Raw identifiers and e-mail addresses found anywhere under ``folder``.
 
     Parameters
@@ -73,6 +75,9 @@ def scan_folder(folder: Path, identifiers: Iterable[str], min_length: int = 1) -
     min_length : int
         Identifiers shorter than this are not searched in free text (``"7"`` would match any
         number); parquet cells are always compared exactly.
+    exclude : iterable of str
+        File names left out (``erasures.parquet``: an erasure ledger names the pseudonyms it
+        erased, by design).
 
     Returns
     -------
@@ -82,8 +87,9 @@ def scan_folder(folder: Path, identifiers: Iterable[str], min_length: int = 1) -
     exact = {str(i) for i in identifiers}
     long_enough = {i for i in exact if len(i) >= min_length}
     rows: list[tuple] = []
+    excluded = set(exclude)
     for path in sorted(Path(folder).rglob("*")):
-        if not path.is_file():
+        if not path.is_file() or path.name in excluded:
             continue
         if path.suffix == ".parquet":
             rows += scan_parquet(path, exact)

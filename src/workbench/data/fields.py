@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from workbench.data.errors import InputError
 from workbench.data.quality import (
@@ -29,6 +31,7 @@ from workbench.data.quality import (
 from workbench.data.standardize import (
     canonical_ids,
     country_codes,
+    is_arrow_string,
     normalize_categorical,
     normalize_text,
 )
@@ -153,6 +156,12 @@ def is_missing(values: pd.Series) -> np.ndarray:
 
 def undecodable(values: pd.Series) -> np.ndarray | None:
     """Rows of a string column holding U+FFFD or lone surrogates; None for other columns."""
+    if is_arrow_string(values):
+        arrow = pa.array(values.array)
+        if pc.all(pc.string_is_ascii(arrow)).as_py() is not False:  # ASCII has no U+FFFD
+            return np.zeros(len(values), dtype=bool)
+        found = pc.match_substring(arrow, REPLACEMENT_CHARACTER).fill_null(False)
+        return found.to_numpy(zero_copy_only=False).astype(bool)
     if pd.api.types.is_string_dtype(values.dtype) and values.dtype != object:
         found = values.str.contains(REPLACEMENT_CHARACTER, regex=False).fillna(False)
         return found.to_numpy(bool)

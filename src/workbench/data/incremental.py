@@ -1,11 +1,15 @@
-"""Incremental ingestion: a watermark per source, idempotent re-runs, late events in a window.
+"""Incremental ingestion: a watermark per feed, idempotent re-runs, late events in a window.
 
 ``update`` curates a batch of raw tables and folds it into an existing curated data set:
 
-- events already in the data set (same ``event_id``) are dropped as duplicates, so running
-  the same input twice changes nothing (nothing is even written the second time);
+- events already in the data set (same ``event_id``, same content) are dropped as
+  duplicates, so running the same input twice changes nothing (nothing is even written the
+  second time); an ``event_id`` the data set holds with other content is a conflict: the
+  batch's row is quarantined (``conflicting_duplicate``) and the stored one stays;
 - new events at or after ``watermark - late_window`` are appended; older new events are
-  quarantined as ``late_event``;
+  quarantined as ``late_event``. Each data set's manifest keeps one watermark per feed
+  (``Feed.key``: the feed's name, else the source and its events file), so two feeds into one
+  data set never share one;
 - users, items and consent are upserted, consent flags recomputed over all consent records,
   the quarantine and the merge audit grow by their new rows only;
 - users erased by ``privacy.forget`` stay erased: their rows in the batch are dropped.
@@ -27,13 +31,44 @@ import pandas as pd
 
 from workbench.data import privacy, store
 from workbench.data.curate import Curation, CurationSettings, curate
-from workbench.data.quality import QUARANTINE_COLUMNS, reconcile
+from workbench.data.dedup import key_codes
+from workbench.data.quality import QUARANTINE_COLUMNS, empty_quarantine, reconcile
 
 log = logging.getLogger(__name__)
 
 WATERMARKS = "watermarks"
 KEYS = {"users": ["user_id"], "items": ["item_id"]}
 DEFAULT_LATE_WINDOW = pd.Timedelta(days=3)
+DERIVED_EVENT_COLUMNS = ("event_id", "return_of", "categories")
+"""Columns left out when a batch's event is compared with the stored one of the same id:
+the id itself, and links computed over the batch (``return_of``)."""
+
+
+@dataclass(frozen=True)
+class Feed:
+    """One stream of batches into a data set: its watermark's name and its late window.
+
+    Attributes
+    ----------
+    name : str
+        Names the watermark (option ``feed``); when empty, the source and its events file
+        name it (``files:/data/exports/orders.csv``), or the source alone when it reads no
+        file (``synthetic``). Name the feed when each batch arrives in a new file
+        (``orders-2026-12-01.csv``, ``orders-2026-12-02.csv``): otherwise each file starts
+        a watermark of its own and no event is ever late.
+    late_window : Timedelta
+        How far before the watermark a new event is still accepted (option ``late_window``).
+    """
+
+    name: str = ""
+    late_window: pd.Timedelta = DEFAULT_LATE_WINDOW
+
+    def key(self, source: str, raw: dict[str, pd.DataFrame]) -> str:
+        """The watermark's key in the data set's manifest."""
+        if self.name:
+            return self.name
+        source_file = raw["events"].attrs.get("source_file") if "events" in raw else None
+        return f"{source}:{source_file}" if source_file else source
 
 
 @dataclass
@@ -69,59 +104,81 @@ def read_existing(folder: Path) -> tuple[dict[str, pd.DataFrame], dict]:
 
 def classify_events(
     events: pd.DataFrame,
-    known_ids: pd.Series,
+    stored: pd.DataFrame,
     watermark: pd.Timestamp | None,
     late_window: pd.Timedelta,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Split a batch's curated events into already present and too late.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Split a batch's curated events into already held, conflicting, and too late.
 
     Parameters
     ----------
     events : DataFrame of shape (n_events, ...)
-    known_ids : Series
-        ``event_id`` of the events the data set holds.
+        The batch's curated events.
+    stored : DataFrame of shape (n_stored, ...)
+        The events the data set holds (unique ``event_id``).
     watermark : Timestamp or None
-        Latest event time ingested from this source.
+        Latest event time ingested from this feed.
     late_window : Timedelta
 
     Returns
     -------
-    present, late : ndarray of bool, shape (n_events,)
-        Disjoint; the events in neither are appended.
+    present, conflict, late : ndarray of bool, shape (n_events,)
+        Disjoint: an ``event_id`` held with the same content (outside
+        ``DERIVED_EVENT_COLUMNS``), held with other content, or new but older than
+        ``watermark - late_window``. The events in none of them are appended.
     """
-    present = events["event_id"].isin(known_ids).to_numpy(bool)
+    position = pd.Index(stored["event_id"]).get_indexer(events["event_id"])
+    held = position >= 0
+    conflict = np.zeros(len(events), dtype=bool)
+    if held.any():
+        rows = np.flatnonzero(held)
+        columns = [
+            c for c in events.columns if c in stored.columns and c not in DERIVED_EVENT_COLUMNS
+        ]
+        pair = pd.concat(
+            [events.iloc[rows][columns], stored.iloc[position[rows]][columns]], ignore_index=True
+        )
+        codes = key_codes(pair, columns)
+        conflict[rows] = codes[: len(rows)] != codes[len(rows) :]
+    present = held & ~conflict
     if watermark is None:
-        return present, np.zeros(len(events), dtype=bool)
-    late = (events["timestamp"] < watermark - late_window).to_numpy(bool) & ~present
-    return present, late
+        return present, conflict, np.zeros(len(events), dtype=bool)
+    late = (events["timestamp"] < watermark - late_window).to_numpy(bool) & ~held
+    return present, conflict, late
 
 
-def _late_quarantine(events: pd.DataFrame, rows: np.ndarray, source_file: str) -> pd.DataFrame:
-    """Quarantine records of curated events that arrived after the late window."""
+def _batch_quarantine(
+    events: pd.DataFrame, rows: np.ndarray, source_file: str, reason: str, column: str
+) -> pd.DataFrame:
+    """Quarantine records of curated events rejected against the data set (``column``'s
+    value quoted: the keyed or source ``event_id``, or the timestamp)."""
     text = events.to_json(orient="records", lines=True, date_format="iso", force_ascii=False)
-    return pd.DataFrame(
+    records = pd.DataFrame(
         {
             "table": "events",
             "row": rows,
-            "reason": "late_event",
-            "column": "timestamp",
-            "value": events["timestamp"].astype(str).to_numpy(),
+            "reason": reason,
+            "column": column,
+            "value": events[column].astype(str).to_numpy(),
             "record": text.rstrip("\n").split("\n") if len(events) else [],
             "source_file": source_file,
             "user_id": events["user_id"].to_numpy(),
         },
         columns=list(QUARANTINE_COLUMNS),
     )
+    return records.astype(empty_quarantine().dtypes.to_dict())  # as curation's: digests agree
 
 
-def _adjust_counts(counts: dict, present: int, late: int) -> dict:
-    """Counts once present events count as duplicates and late ones as quarantined."""
+def _adjust_counts(counts: dict, present: int, conflict: int, late: int) -> dict:
+    """Counts once held events count as duplicates, conflicting and late ones as quarantined."""
     counts = dict(counts)
-    counts["events_curated"] -= present + late
+    counts["events_curated"] -= present + conflict + late
     counts["events_duplicates"] += present
-    counts["events_quarantined"] += late
-    if late:
-        counts["events_reason_late_event"] = late
+    counts["events_quarantined"] += conflict + late
+    for reason, n_rows in (("conflicting_duplicate", conflict), ("late_event", late)):
+        if n_rows:
+            key = f"events_reason_{reason}"
+            counts[key] = counts.get(key, 0) + n_rows
     counts["events_already_ingested"] = present
     reconcile(counts, "events")
     return counts
@@ -172,7 +229,7 @@ def update(
     raw: dict[str, pd.DataFrame],
     settings: CurationSettings,
     source: str,
-    late_window: pd.Timedelta = DEFAULT_LATE_WINDOW,
+    feed: Feed = Feed(),
     replace_existing: bool = False,
     checks: Iterable[Callable[[Path, dict], None]] = (),
 ) -> Update:
@@ -186,9 +243,9 @@ def update(
         The batch, as a source delivers it.
     settings : CurationSettings
     source : str
-        Names the watermark (one per source feeding the data set).
-    late_window : Timedelta
-        How far before the watermark a new event is still accepted.
+        The source's name (recorded in the manifest).
+    feed : Feed
+        Names this feed's watermark and holds its late window.
     replace_existing : bool
         Start the data set afresh from this batch (erasures are still honoured).
     checks : iterable of callable
@@ -203,41 +260,52 @@ def update(
     existing, manifest = read_existing(folder)
     curation = curate(raw, settings)
     batch = {**curation.tables, "quarantine": curation.quarantine, "issues": curation.issues}
-    extra = {"dropped_columns": curation.dropped_columns}
+    extra = {"source": source, "dropped_columns": curation.dropped_columns}
+    key = feed.key(source, raw)
     events = batch["events"]
     if replace_existing or "events" not in existing:
         tables = {**batch, **{k: v for k, v in existing.items() if k == privacy.ERASURES}}
-        return _write(folder, tables, curation, source, events, {}, extra, checks)
-    watermark = manifest.get(WATERMARKS, {}).get(source)
+        return _write(folder, tables, curation, key, events, {}, extra, checks)
+    watermark = manifest.get(WATERMARKS, {}).get(key)
     watermark = pd.Timestamp(watermark) if watermark else None
-    present, late = classify_events(events, existing["events"]["event_id"], watermark, late_window)
+    present, conflict, late = classify_events(
+        events, existing["events"], watermark, feed.late_window
+    )
     source_file = str(raw["events"].attrs.get("source_file", "<events table>"))
+    rows = curation.event_rows
     batch["quarantine"] = pd.concat(
         [
             batch["quarantine"],
-            _late_quarantine(events[late], curation.event_rows[late], source_file),
+            _batch_quarantine(
+                events[conflict], rows[conflict], source_file, "conflicting_duplicate", "event_id"
+            ),
+            _batch_quarantine(events[late], rows[late], source_file, "late_event", "timestamp"),
         ],
         ignore_index=True,
     )
-    curation.counts = _adjust_counts(curation.counts, int(present.sum()), int(late.sum()))
-    appended = events[~present & ~late]
+    curation.counts = _adjust_counts(
+        curation.counts, int(present.sum()), int(conflict.sum()), int(late.sum())
+    )
+    if conflict.any():
+        log.warning("%s: %d events hold a stored event_id with other content", key, conflict.sum())
+    appended = events[~present & ~conflict & ~late]
     tables = _merge_tables(existing, batch, appended, settings, "users" in raw)
     if _unchanged(tables, existing, len(appended)):
-        log.info("%s: the batch holds nothing new; %s left untouched", source, folder)
+        log.info("%s: the batch holds nothing new; %s left untouched", key, folder)
         return Update(curation, manifest, 0, False)
-    return _write(folder, tables, curation, source, appended, manifest, extra, checks)
+    return _write(folder, tables, curation, key, appended, manifest, extra, checks)
 
 
-def _write(folder, tables, curation, source, appended, manifest, extra, checks) -> Update:
+def _write(folder, tables, curation, key, appended, manifest, extra, checks) -> Update:
     """Write the tables as a transaction (staged, checked, swapped) with the new watermark."""
     n_appended = len(appended)
     watermarks = dict(manifest.get(WATERMARKS, {}))
     if len(appended):
         latest = appended["timestamp"].max()
-        previous = watermarks.get(source)
-        watermarks[source] = max(latest, pd.Timestamp(previous)) if previous else latest
+        previous = watermarks.get(key)
+        watermarks[key] = max(latest, pd.Timestamp(previous)) if previous else latest
     watermarks = {k: pd.Timestamp(v).isoformat() for k, v in watermarks.items()}
-    extra = {**extra, "source": source, "counts": curation.counts, WATERMARKS: watermarks}
+    extra = {**extra, "counts": curation.counts, WATERMARKS: watermarks}
     written = store.write_tables(folder, tables, extra=extra, checks=checks)
-    log.info("%s: %d events appended to %s", source, n_appended, folder)
+    log.info("%s: %d events appended to %s", key, n_appended, folder)
     return Update(curation, written, n_appended, True)

@@ -4,9 +4,9 @@
 standardization, deduplication, consent, pseudonyms) and fold it into the curated data set,
 as a transaction: the new version is staged, checked (counts, values, a non-empty result, the
 report) and only then swapped in; any failure raises ``IngestFailed`` and leaves the previous
-version byte-identical. A full run replaces the data set (erasures are still honoured); an
-incremental run appends what is new after the source's watermark, accepts late events inside
-a window, and writes nothing when nothing is new.
+version byte-identical. A full run (the default) replaces the data set (erasures are still
+honoured); an incremental run (``incremental_run=True``) appends what is new after the feed's
+watermark, accepts late events inside a window, and writes nothing when nothing is new.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ CURATION_OPTIONS = (
     "linkage",
 )
 """Keys of ``data.options`` that configure curation rather than the source's loader."""
+FEED_OPTIONS = ("feed", "late_window")
+"""Keys of ``data.options`` that configure incremental runs (``incremental.Feed``)."""
 DEDUP_KEYS = {"content", "keys", "tolerance_seconds"}
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,34 @@ class IngestResult:
     @property
     def digest(self) -> str:
         return self.manifest["digest"]
+
+    def metrics(self) -> dict[str, float]:
+        """What the run read, what it did, and what the data set now holds.
+
+        The curation counts (``events_in``, ``events_curated``... of the rows this run read),
+        ``rows_input_<table>`` (rows read from the source this run), ``rows_dataset_<table>``
+        (rows the data set holds after the run: after an incremental run, history included),
+        ``events_appended``, and ``n_users`` and ``n_items`` with events in the data set.
+        """
+        counts = self.curation.counts
+        inputs = {
+            f"rows_input_{table}": counts[f"{table}_in"]
+            for table in ("events", "users", "items", "consent")
+            if f"{table}_in" in counts
+        }
+        held = {
+            f"rows_dataset_{table}": entry["rows"]
+            for table, entry in self.manifest.get("tables", {}).items()
+        }
+        events = store.read_table(self.folder, "events", columns=["user_id", "item_id"])
+        return {
+            **counts,
+            **inputs,
+            **held,
+            "events_appended": self.appended,
+            "n_users": events["user_id"].nunique(),
+            "n_items": events["item_id"].nunique(),
+        }
 
 
 def default_settings(source: str, source_timezone: str = "", **overrides) -> CurationSettings:
@@ -84,22 +114,24 @@ def default_settings(source: str, source_timezone: str = "", **overrides) -> Cur
     return replace(settings, **overrides)
 
 
-def split_options(options: dict | None) -> tuple[dict, dict]:
-    """Split ``data.options`` into the loader's keyword options and ``CurationSettings`` fields.
+def split_options(options: dict | None) -> tuple[dict, dict, incremental.Feed]:
+    """Split ``data.options`` into the loader's options, curation settings and the feed.
 
     Parameters
     ----------
     options : dict, optional
-        As in a configuration: the source's options (paths, ``delimiter``, ``encoding``...) and
+        As in a configuration: the source's options (paths, ``delimiter``, ``encoding``...),
         ``CURATION_OPTIONS``: ``timezone`` (IANA), ``timestamp_format`` (strptime),
         ``epoch_unit`` (s, ms, us, ns), ``valid_from`` (earliest plausible date), ``dedup``
         (``{content: true, keys: [...], tolerance_seconds: 1}``), ``ranges``
         (``{column: [low, high]}``), ``rating_scale`` (``[low, high]``), ``linkage``
-        (``LinkageRules`` fields).
+        (``LinkageRules`` fields); and ``FEED_OPTIONS`` for incremental runs: ``feed`` (the
+        watermark's name) and ``late_window`` (a duration with its unit: ``3 days``, ``36h``).
 
     Returns
     -------
-    loader_options, overrides : dict, dict
+    loader_options, overrides, feed : dict, dict, incremental.Feed
+        The loader's keyword options, ``CurationSettings`` fields, and the feed.
 
     Raises
     ------
@@ -107,7 +139,7 @@ def split_options(options: dict | None) -> tuple[dict, dict]:
         Naming the option whose value is invalid.
     """
     options = dict(options or {})
-    loader = {k: v for k, v in options.items() if k not in CURATION_OPTIONS}
+    loader = {k: v for k, v in options.items() if k not in (*CURATION_OPTIONS, *FEED_OPTIONS)}
     given = {k: v for k, v in options.items() if k in CURATION_OPTIONS}
     overrides: dict = {}
     if "timezone" in given:
@@ -132,7 +164,27 @@ def split_options(options: dict | None) -> tuple[dict, dict]:
         if unknown:
             raise ValueError(f"linkage: unknown key(s) {sorted(unknown)}; known: {sorted(known)}")
         overrides["linkage"] = LinkageRules(**given["linkage"])
-    return loader, overrides
+    return loader, overrides, _feed(options)
+
+
+def _feed(options: dict) -> incremental.Feed:
+    """The ``feed`` and ``late_window`` options, checked."""
+    name = options.get("feed", "")
+    if not isinstance(name, str) or (name and not name.strip()):
+        raise ValueError(f"feed: expected a name such as 'web-orders', got {name!r}")
+    if "late_window" not in options:
+        return incremental.Feed(name.strip())
+    value = options["late_window"]
+    hint = "expected a duration with its unit, such as '3 days', '36h' or '90min'"
+    if not isinstance(value, str) or not any(c.isalpha() for c in value):
+        raise ValueError(f"late_window: {hint}, got {value!r}")
+    try:
+        window = pd.Timedelta(value)
+    except ValueError:
+        raise ValueError(f"late_window: {hint}, got {value!r}") from None
+    if window < pd.Timedelta(0):
+        raise ValueError(f"late_window: {value!r} is negative")
+    return incremental.Feed(name.strip(), window)
 
 
 def _format(value) -> str:
@@ -184,7 +236,6 @@ def ingest(
     settings: CurationSettings | None = None,
     seed: int | None = None,
     incremental_run: bool = False,
-    late_window: pd.Timedelta = incremental.DEFAULT_LATE_WINDOW,
 ) -> IngestResult:
     """Load ``source``, curate it and write it to ``curated_dir``.
 
@@ -199,8 +250,9 @@ def ingest(
     mirror : Path, optional
         A folder laid out like the publishers' files, read in place.
     options : dict, optional
-        Keyword options of the source (sizes for ``synthetic``, paths for ``files``) and
-        curation options (``split_options``), which override ``settings``.
+        Keyword options of the source (sizes for ``synthetic``, paths for ``files``),
+        curation options, which override ``settings``, and the feed's ``feed`` and
+        ``late_window`` (``split_options``).
     settings : CurationSettings, optional
         ``default_settings(source)`` when omitted. Pass ``default_settings(source,
         pseudonym_key=...)`` so that pseudonyms are stable across runs and the source's time
@@ -208,9 +260,8 @@ def ingest(
     seed : int, optional
         Seed of a generated source, unless ``options`` names one.
     incremental_run : bool
-        Append to the existing data set by watermark instead of replacing it.
-    late_window : Timedelta
-        How far before the watermark an incremental event is still accepted.
+        Append to the existing data set by the feed's watermark; by default (False) the
+        data set is replaced.
 
     Returns
     -------
@@ -225,7 +276,7 @@ def ingest(
     """
     folder = Path(curated_dir)
     try:
-        options, overrides = split_options(options)
+        options, overrides, feed = split_options(options)
         settings = replace(settings or default_settings(source), **overrides)
         if source == "synthetic" and seed is not None:
             options.setdefault("seed", seed)
@@ -237,7 +288,7 @@ def ingest(
             raw,
             settings,
             source,
-            late_window=late_window,
+            feed=feed,
             replace_existing=not incremental_run,
             checks=checks.staged_checks(settings.window(), figures),
         )

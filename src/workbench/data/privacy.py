@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from workbench.data import store
@@ -39,7 +41,7 @@ from workbench.data.redaction import (
     redact_text,
     redact_value,
 )
-from workbench.data.standardize import canonical_ids, map_distinct
+from workbench.data.standardize import canonical_ids, map_distinct, map_distinct_array
 
 log = logging.getLogger(__name__)
 
@@ -121,40 +123,74 @@ def keyed_ids(values: pd.Series, key: bytes, prefix: str) -> pd.Series:
     """
     sub_key = hmac.digest(key, f"workbench:{prefix}".encode(), "sha256")[:16]
     hash_key = "".join(chr(b & 0x7F) for b in sub_key)
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    hashed = pd.util.hash_array(np.asarray(uniques, dtype=object), hash_key=hash_key)
-    hexed = hashed.astype(">u8").tobytes().hex()
-    names = np.array(
-        [prefix + hexed[i : i + 16] for i in range(0, len(hexed), 16)] + [None], dtype=object
-    )
-    return pd.Series(names[codes], index=values.index, dtype="str")
+
+    def hashed(uniques: np.ndarray) -> list[str]:
+        digests = pd.util.hash_array(uniques, hash_key=hash_key)
+        hexed = digests.astype(">u8").tobytes().hex()
+        return [prefix + hexed[i : i + 16] for i in range(0, len(hexed), 16)]
+
+    return map_distinct_array(values, hashed)
+
+
+_EMAIL_IN_ID = r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}"
+_ID_TOKENS = (
+    (pc.ascii_is_decimal, r"[^0-9]+"),  # a user id of digits: runs of digits
+    (pc.ascii_is_alnum, r"[^0-9A-Za-z]+"),  # of letters and digits: runs of those
+)
 
 
 def embeds_user_ids(ids: pd.Series, user_ids: pd.Series) -> bool:
     """Whether an id column was built from user ids or holds personal data.
 
-    True when any row's id contains that row's (raw) user id as a run of digits or of
-    letters and digits (``17850-2011-01-01``, ``cust17850_3``), or holds an e-mail address or
-    a user id that is itself a phone number.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    True when any row's id contains that row's (raw) user id, of at least three characters,
+    as a run of digits or of letters and digits (``17850-2011-01-01``, ``cust17850_3``) or,
+    for a user id that is neither (a phone number, ``cust-17850``), anywhere; or when any id
+    holds an e-mail address.
 
+    A user id of digits only can match a run of digits, and then matches a run of letters and
+    digits only if it matches a run of digits; another one of letters and digits can match a
+    run of letters and digits only. So each row is tokenized once, by the rule its user id
+    allows, and only when its id is not a single run already (then it is its only token).
+    """
     present = ids.notna().to_numpy(bool) & user_ids.notna().to_numpy(bool)
     if not present.any():
         return False
-    text = pa.array(ids[present].astype("str").array)
-    users = pa.array(user_ids[present].astype("str").array)
-    if text.type != pa.large_string():
-        text, users = text.cast(pa.large_string()), users.cast(pa.large_string())
-    for separator in (r"[^0-9]+", r"[^0-9A-Za-z]+"):
-        tokens = pc.split_pattern_regex(text, separator)
-        flat = pc.list_flatten(tokens)
-        owners = users.take(pc.list_parent_indices(tokens))
-        long_enough = pc.greater_equal(pc.utf8_length(flat), 3)
-        if pc.any(pc.and_(pc.equal(flat, owners), long_enough)).as_py():
+    text = _large_strings(ids[present])
+    users = _large_strings(user_ids[present])
+    long_enough = pc.greater_equal(pc.utf8_length(users), 3)
+    claimed = pa.scalar(False)
+    for is_run, separator in _ID_TOKENS:
+        rows = pc.and_(pc.and_not(is_run(users), claimed), long_enough)
+        claimed = pc.or_(claimed, is_run(users))
+        if not pc.any(rows).as_py():
+            continue
+        owners, candidates = users.filter(rows), text.filter(rows)
+        whole = is_run(candidates)
+        if pc.any(pc.and_(whole, pc.equal(candidates, owners))).as_py():
             return True
-    return bool(pc.any(pc.match_substring_regex(text, r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")).as_py())
+        split = pc.invert(whole)
+        tokens = pc.split_pattern_regex(candidates.filter(split), separator)
+        flat = pc.list_flatten(tokens)
+        owners = owners.filter(split).take(pc.list_parent_indices(tokens))
+        if pc.any(pc.equal(flat, owners)).as_py():
+            return True
+    others = pc.and_not(long_enough, claimed).to_numpy(zero_copy_only=False)
+    if others.any():  # user ids such as phone numbers: held anywhere in the id
+        pairs = zip(text.filter(others).to_pylist(), users.filter(others).to_pylist(), strict=True)
+        if any(user in value for value, user in pairs):
+            return True
+    at = pc.match_substring(text, "@")
+    if not pc.any(at).as_py():
+        return False
+    return bool(pc.any(pc.match_substring_regex(text.filter(at), _EMAIL_IN_ID)).as_py())
+
+
+def _large_strings(values: pd.Series) -> pa.Array:
+    """A column as one Arrow ``large_string`` array."""
+    arrow = pa.array(values.astype("str").array)
+    if isinstance(arrow, pa.ChunkedArray):
+        arrow = arrow.combine_chunks()
+    return arrow if arrow.type == pa.large_string() else arrow.cast(pa.large_string())
 
 
 def allow_columns(frame: pd.DataFrame, allowed: Iterable[str], table: str) -> pd.DataFrame:

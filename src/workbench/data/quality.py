@@ -27,6 +27,7 @@ import pandas as pd
 from workbench.data.contract import EVENT_TYPES
 from workbench.data.errors import InputError, ReconciliationError
 from workbench.data.redaction import holds_personal_data
+from workbench.data.standardize import isin
 
 log = logging.getLogger(__name__)
 
@@ -366,4 +367,4 @@ def flag_event_ranges(
 def flag_unknown(verdicts: Verdicts, ids: pd.Series, known, reason: str, column: str) -> None:
     """Reject rows whose id is not among ``known`` (skipped when ``known`` is None)."""
     if known is not None:
-        verdicts.flag(~ids.isin(known).to_numpy(bool), reason, column)
+        verdicts.flag(~isin(ids, known), reason, column)

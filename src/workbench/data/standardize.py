@@ -101,17 +101,36 @@ def map_distinct(values: pd.Series, func: Callable[[str], object]) -> pd.Series:
         Same index as ``values``; nulls stay null; dtype ``str`` when ``func`` returns
         strings.
     """
+    return map_distinct_array(values, lambda distinct: [func(value) for value in distinct])
+
+
+def map_distinct_array(values: pd.Series, func: Callable[[np.ndarray], list]) -> pd.Series:
+    """``map_distinct`` with a function of all distinct values at once (vectorized work).
+
+    Parameters
+    ----------
+    values : Series of shape (n,)
+    func : callable
+        Maps an object array of the distinct non-null values (as ``str``), shape
+        (n_distinct,), to a list of their replacements (``None`` allowed), in the same order.
+
+    Returns
+    -------
+    Series of shape (n,)
+        As ``map_distinct``; ``values`` itself when nothing changes.
+    """
     if is_arrow_string(values):
         encoded = _dictionary(values)
         distinct = encoded.dictionary.to_pylist()
-        mapped = [func(value) for value in distinct]
+        mapped = list(func(np.array(distinct, dtype=object)))
         if mapped == distinct:
             return values  # nothing changes: share the column instead of copying it
         if _all_str_or_null(mapped):
             taken = pa.array(mapped, type=pa.large_string()).take(encoded.indices)
             return pd.Series(pd.array(taken, dtype="str"), index=values.index)
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    mapped = np.array([func(str(value)) for value in uniques] + [None], dtype=object)
+    distinct = np.array([str(value) for value in uniques], dtype=object)
+    mapped = np.array([*func(distinct), None], dtype=object)
     result = pd.Series(mapped[codes], index=values.index)
     return result.astype("str") if _all_str_or_null(mapped) else result
 
@@ -154,6 +173,37 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206
 INTEGRAL_FLOAT = r"^([+-]?\d+)\.0+$"
 
 
+def _control_characters(arrow: pa.Array) -> np.ndarray:
+    """Rows of an Arrow string array holding a ``CONTROL_PATTERN`` character (shape (n,)).
+
+    Printable ASCII strings cannot hold one; the pattern runs on the other rows only.
+    """
+    suspect = pc.invert(pc.ascii_is_printable(arrow)).fill_null(False)
+    invalid = np.zeros(len(arrow), dtype=bool)
+    if pc.any(suspect).as_py():
+        rows = np.flatnonzero(suspect.to_numpy(zero_copy_only=False))
+        found = pc.match_substring_regex(arrow.take(pa.array(rows)), CONTROL_PATTERN)
+        invalid[rows] = found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return invalid
+
+
+def isin(values: pd.Series, known) -> np.ndarray:
+    """Boolean mask of shape (n,): non-null values found among ``known``.
+
+    Arrow-backed strings are looked up by Arrow directly (pandas builds a Python scalar per
+    known value and converts the result row by row).
+    """
+    if is_arrow_string(values):
+        wanted = pd.Series(known, dtype="str").dropna()
+        if not len(wanted):
+            return np.zeros(len(values), dtype=bool)
+        arrow = pa.array(values.array)
+        value_set = pa.array(wanted.array).cast(arrow.type)
+        found = pc.is_in(arrow, value_set=value_set)
+        return found.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
+    return values.isin(known).to_numpy(bool) & values.notna().to_numpy(bool)
+
+
 def canonical_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     """Identifiers as canonical strings, and the rows whose id holds a control character.
 
@@ -185,9 +235,9 @@ def canonical_ids(values: pd.Series) -> tuple[pd.Series, np.ndarray]:
     text = trim(values)
     if is_arrow_string(text):
         arrow = pa.array(text.array)
-        invalid = pc.match_substring_regex(arrow, CONTROL_PATTERN)
-        invalid = invalid.fill_null(False).to_numpy(zero_copy_only=False).astype(bool)
-        if pc.any(pc.match_substring_regex(arrow, INTEGRAL_FLOAT)).as_py():
+        invalid = _control_characters(arrow)
+        # a literal search is cheaper than the pattern, which only runs when it can match
+        if pc.any(pc.match_substring(arrow, ".0")).as_py():
             arrow = pc.replace_substring_regex(arrow, INTEGRAL_FLOAT, r"\1")
         if not pc.all(pc.string_is_ascii(arrow)).as_py():
             arrow = pc.utf8_normalize(arrow, "NFC")

@@ -140,6 +140,13 @@ class RecommenderService(mlflow.pyfunc.PythonModel):
             self._erased_cache = cached
         return cached[1]
 
+    def __getstate__(self) -> dict:
+        """What pickling stores: never the cached pseudonyms of erased users (the ledger is
+        read again, where the model is loaded)."""
+        state = self.__dict__.copy()
+        state.pop("_erased_cache", None)
+        return state
+
     def answer(self, example: pd.DataFrame) -> pd.DataFrame:
         """The in-memory answer to a request DataFrame (what the registered copy must give)."""
         return self.predict(None, example)
