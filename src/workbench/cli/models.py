@@ -30,9 +30,13 @@ def cmd_list(args: argparse.Namespace) -> int:
         return 1 if args.name else 0
     for model in models:
         print(model.name)
+        holders = client.get_registered_model(model.name).aliases  # alias -> version
         versions = client.search_model_versions(f"name = '{model.name}'")
         for version in sorted(versions, key=lambda v: int(v.version), reverse=True):
-            aliases = ",".join(version.aliases) or "-"
+            held = [
+                alias for alias, number in holders.items() if str(number) == str(version.version)
+            ]
+            aliases = ",".join(sorted(held)) or "-"
             figures = " ".join(
                 f"{key.removeprefix('metric.')}={float(value):.4f}"
                 for key, value in sorted(version.tags.items())

@@ -172,7 +172,9 @@ def registry_table(dataset: str) -> pd.DataFrame:
     for model in client.search_registered_models(f"name LIKE '{dataset}-%'"):
         versions = client.search_model_versions(f"name = '{model.name}'")
         latest = max(versions, key=lambda version: int(version.version))
-        aliases = {alias: str(v.version) for v in versions for alias in v.aliases}
+        aliases = {
+            alias: str(v) for alias, v in client.get_registered_model(model.name).aliases.items()
+        }
         rows[model.name] = {
             "champion": aliases.get("champion"),
             "challenger": aliases.get("challenger"),
