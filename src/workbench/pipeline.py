@@ -52,13 +52,28 @@ class IpcKernelManager(AsyncKernelManager):
     """Kernels reached over local IPC sockets in a private temporary folder.
 
     The default TCP transport sends code and outputs unencrypted over loopback (and the kernel
-    warns about it); local sockets need no port and are readable by their owner only.
+    warns about it); local sockets need no port and are readable by their owner only. The
+    kernel process's own log lines (start-up, shutdown, native libraries) go to
+    ``kernel_log`` when it is set, not to the pipeline's console; what cells print stays in
+    the executed notebook.
     """
+
+    kernel_log: Path | None = None
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.transport = "ipc"
         self.ip = str(Path(tempfile.mkdtemp(prefix="workbench-kernel-")) / "kernel")
+
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw) -> None:
+        if self.kernel_log is not None:
+            self.kernel_log.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.kernel_log, "ab") as log_file:  # the child keeps its own copy
+                await super()._async_launch_kernel(
+                    kernel_cmd, **{**kw, "stdout": log_file, "stderr": log_file}
+                )
+            return
+        await super()._async_launch_kernel(kernel_cmd, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -325,7 +340,9 @@ def _run_step(step, parameters, experiment_id, parent_id, tags, run_dir, paths) 
             kernel_name=KERNEL_NAME,
             cwd=str(paths.notebooks),
             progress_bar=False,
-            kernel_manager_class=IpcKernelManager,
+            kernel_manager_class=type(
+                "StepKernelManager", (IpcKernelManager,), {"kernel_log": step_dir / "kernel.log"}
+            ),
         )
     except PapermillExecutionError as error:
         _close(client, run_id, output, "FAILED")
