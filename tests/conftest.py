@@ -74,7 +74,8 @@ def run_notebook(tmp_path, tracking_uri, monkeypatch):
         }
         if not interactive:
             experiment = tracking.ensure_experiment("workbench-test", tmp_path / "mlartifacts")
-            defaults["mlflow_run_id"] = MlflowClient().create_run(experiment).info.run_id
+            tags = {"workbench.notebook": name, "mlflow.runName": name}  # as the pipeline does
+            defaults["mlflow_run_id"] = MlflowClient().create_run(experiment, tags=tags).info.run_id
             defaults["register"] = True
         declared = papermill.inspect_notebook(str(notebook))
         chosen = {k: v for k, v in {**defaults, **parameters}.items() if k in declared}
