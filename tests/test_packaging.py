@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def _pins(requirements: list[str]) -> dict[str, str]:
     pins = {}
     for line in requirements:
-        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)==([^;\s]+)", line.strip('"'))
+        match = re.match(r"^\s*([A-Za-z0-9_.\-]+)(?:\[[^\]]*\])?==([^;\s]+)", line.strip('"'))
         if match:
             pins[match.group(1).lower()] = match.group(2)
     return pins
@@ -22,7 +22,7 @@ def _pins(requirements: list[str]) -> dict[str, str]:
 
 def _project_pins() -> dict[str, str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return _pins(project["dependencies"] + project["optional-dependencies"]["dev"])
+    return _pins(project["dependencies"] + sum(project["optional-dependencies"].values(), []))
 
 
 def test_every_direct_dependency_is_pinned():
