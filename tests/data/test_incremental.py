@@ -192,6 +192,7 @@ def test_metrics_name_input_rows_and_data_set_rows_apart(tmp_path):
     assert metrics["rows_input_users"] == 30 and metrics["rows_dataset_users"] >= 30
     assert metrics["events_appended"] == second.appended > 0
     assert "rows_events" not in metrics  # the ambiguous name is gone
+    assert second.published_figures() is None  # the synthetic source states no figures
 
 
 CONFIGURATIONS = sorted((Path(__file__).resolve().parents[2] / "experiments").glob("*.yaml"))

@@ -7,7 +7,7 @@ import pytest
 
 from workbench.data import ingest, report, retail
 from workbench.data.curate import curate
-from workbench.data.sources import load_source
+from workbench.data.sources import get_source, load_source
 
 
 def test_a_return_links_to_the_latest_earlier_purchase_of_user_and_item():
@@ -37,6 +37,7 @@ def test_online_retail_end_to_end_matches_the_published_figures(tmp_path, mirror
     curation = curate(raw, settings)
     figures = retail.published_figures(curation)
     assert figures["matches"].all(), figures
+    assert get_source("online-retail").published is retail.published_figures  # notebook 10 shows it
     counts = curation.counts
     assert report.reconciliation_table(counts)["balanced"].all()
     assert counts["events_in"] == 541_909

@@ -52,6 +52,7 @@ class IngestResult:
     appended: int = 0
     written: bool = True
     figures: dict = field(default_factory=dict)
+    source: str = ""
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -60,6 +61,14 @@ class IngestResult:
     @property
     def digest(self) -> str:
         return self.manifest["digest"]
+
+    def published_figures(self) -> pd.DataFrame | None:
+        """The publisher's own figures beside this curation's, where the source states them.
+
+        None for a source whose publisher states no figures (``Source.published``).
+        """
+        published = get_source(self.source).published if self.source else None
+        return published(self.curation) if published else None
 
     def metrics(self) -> dict[str, float]:
         """What the run read, what it did, and what the data set now holds.
@@ -302,5 +311,5 @@ def ingest(
         update.manifest["digest"][:12],
     )
     return IngestResult(
-        update.curation, update.manifest, folder, update.appended, update.written, figures
+        update.curation, update.manifest, folder, update.appended, update.written, figures, source
     )

@@ -48,9 +48,14 @@ class Source:
         IANA zone of the source's naive timestamps.
     curation : CurationRules, optional
         Curation steps of this source only (the retail invoice rules); None when it has none.
+    published : callable, optional
+        ``published(curation) -> DataFrame``: the figures the publisher states about the data
+        beside the ones measured by a curation (``retail.published_figures``); None when the
+        publisher states none.
     """
 
     name: str
     load: Loader
     timezone: str = "UTC"
     curation: CurationRules | None = None
+    published: Callable[..., pd.DataFrame] | None = None

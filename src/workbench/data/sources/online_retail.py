@@ -99,4 +99,5 @@ SOURCE = Source(
     load,
     timezone=SOURCE_TIMEZONE,
     curation=CurationRules(retail.invoice_lines, raw_counts=retail.raw_figures),
+    published=retail.published_figures,
 )
