@@ -3,14 +3,12 @@ and retrain through the real command line."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import pytest
+from helpers.cli import succeeded, workbench
 from helpers.pii_scan import scan_folder, scan_mlflow_run, scan_planted
 from mlflow.tracking import MlflowClient
 
@@ -111,23 +109,6 @@ notebooks:
 """
 
 
-def _workbench(root: Path, *args: str) -> subprocess.CompletedProcess:
-    """``workbench ARGS`` in project ``root`` with its own MLflow store and pseudonym key."""
-    env = {
-        **os.environ,
-        "WORKBENCH_HOME": str(root),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'experiments' / 'mlflow.db'}",
-        "WORKBENCH_PSEUDONYM_KEY": KEY,
-    }
-    command = [sys.executable, "-m", "workbench.cli", *args]
-    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=900)
-
-
-def _ok(done: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
-
-
 @pytest.fixture(scope="module")
 def erased(tmp_path_factory):
     """Run, serve, erase, run again: what each step left behind.
@@ -140,14 +121,14 @@ def erased(tmp_path_factory):
     (root / "experiments").mkdir(parents=True)
     (root / "notebooks").symlink_to(ROOT / "notebooks")
     (root / "erase.yaml").write_text(PIPELINE)
-    _ok(_workbench(root, "run", str(root / "erase.yaml")))
+    succeeded(workbench(root, "run", str(root / "erase.yaml"), key=KEY))
     uri = f"sqlite:///{root / 'experiments' / 'mlflow.db'}"
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     served = mlflow.pyfunc.load_model(f"models:/{MODEL}/1")
     raw_id, pseudonym = _personalized_user(served, [f"u{i:07d}" for i in range(300)])
-    forget = _ok(_workbench(root, "data", "forget", raw_id))
+    forget = succeeded(workbench(root, "data", "forget", raw_id, key=KEY))
     after = {
         "served": served.predict(pd.DataFrame({"user_id": [pseudonym]})),
         "reloaded": mlflow.pyfunc.load_model(f"models:/{MODEL}/1").predict(
@@ -155,7 +136,7 @@ def erased(tmp_path_factory):
         ),
         "tags": MlflowClient(uri, uri).get_model_version(MODEL, "1").tags,
     }
-    _ok(_workbench(root, "run", str(root / "erase.yaml")))
+    succeeded(workbench(root, "run", str(root / "erase.yaml"), key=KEY))
     yield {
         "root": root,
         "client": MlflowClient(tracking_uri=uri, registry_uri=uri),
@@ -226,5 +207,5 @@ def test_the_retrained_model_artifacts_hold_no_trace_of_the_user(erased):
 @pytest.mark.slow
 @pytest.mark.notebooks
 def test_forget_an_unknown_id_through_the_command_line_exits_nonzero_naming_it(erased):
-    unknown = _workbench(erased["root"], "data", "forget", "u9999999")
+    unknown = workbench(erased["root"], "data", "forget", "u9999999", key=KEY)
     assert unknown.returncode == 1 and "u9999999" in unknown.stderr

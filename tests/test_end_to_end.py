@@ -9,12 +9,11 @@ and keeps the champions (a tie never promotes).
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from helpers.cli import succeeded, workbench
 from helpers.pii_scan import scan_folder, scan_mlflow_run
 from mlflow.tracking import MlflowClient
 
@@ -34,24 +33,8 @@ def _project(tmp_path_factory, name: str) -> Path:
 
 def _run_default(root: Path, key: str) -> subprocess.CompletedProcess:
     """``workbench run default --set smoke=true`` in project ``root`` with pseudonym ``key``."""
-    uri = f"sqlite:///{root / 'experiments' / 'mlflow.db'}"
-    env = {
-        **os.environ,
-        "WORKBENCH_HOME": str(root),
-        "MLFLOW_TRACKING_URI": uri,
-        "WORKBENCH_PSEUDONYM_KEY": key,
-    }
-    command = [sys.executable, "-m", "workbench.cli", "run", str(ROOT / "experiments/default.yaml")]
-    done = subprocess.run(
-        [*command, "--set", "smoke=true"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1500,
-    )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    return done
+    default = str(ROOT / "experiments/default.yaml")
+    return succeeded(workbench(root, "run", default, "--set", "smoke=true", key=key, timeout=1500))
 
 
 def _client(root: Path) -> MlflowClient:
@@ -85,6 +68,7 @@ NOTEBOOKS = (
     "20_personas",
     "30_content_based",
     "40_collaborative",
+    "50_conversion",
     "60_bandits",
     "70_compare_register",
 )
@@ -203,7 +187,7 @@ def test_every_plot_appears_inline_exactly_once(finished_pipeline):
 def test_models_are_registered_as_champions(finished_pipeline):
     _, client, _ = finished_pipeline
     names = {model.name for model in client.search_registered_models()}
-    for kind in ("personas", "recommender", "policy"):
+    for kind in ("personas", "recommender", "conversion", "policy"):
         assert f"synthetic-{kind}" in names
         assert client.get_model_version_by_alias(f"synthetic-{kind}", "champion")
 

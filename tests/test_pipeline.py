@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
 import nbformat
 import pytest
+from helpers.cli import workbench
 from mlflow.tracking import MlflowClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -45,16 +44,6 @@ def project(tmp_path, tracking_uri, monkeypatch):
     return tmp_path
 
 
-def _workbench(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-
-
 def _config(project, *notebooks: str, source: str = "synthetic", options: str = "{}") -> str:
     steps = "\n".join(f"  - notebook: {name}" for name in notebooks)
     path = project / "pipeline.yaml"
@@ -75,7 +64,7 @@ def _runs(experiment: str = "workbench-test"):
 
 
 def test_pipeline_runs_ingest_and_records_runs(project):
-    done = _workbench("run", _config(project, "10_ingest.ipynb"), cwd=project)
+    done = workbench(project, "run", _config(project, "10_ingest.ipynb"), own_store=False)
     assert done.returncode == 0, done.stderr
     assert "executed notebooks in" in done.stdout
     parents, children = _runs()
@@ -100,7 +89,7 @@ def test_pipeline_runs_ingest_and_records_runs(project):
 
 def test_failing_notebook_stops_the_pipeline(project):
     config = _config(project, "10_ingest.ipynb", "99_fail.ipynb")
-    done = _workbench("run", config, cwd=project)
+    done = workbench(project, "run", config, own_store=False)
     assert done.returncode == 1
     assert "99_fail.ipynb failed in cell 3" in done.stderr
     assert "ValueError: the planted failure" in done.stderr
@@ -118,7 +107,7 @@ def test_unknown_parameter_is_rejected_before_any_work(project):
         "name: test\ndata: {source: synthetic}\nnotebooks:\n"
         "  - notebook: 10_ingest.ipynb\n    parameters: {n_trails: 3}\n"
     )
-    done = _workbench("run", str(config), cwd=project)
+    done = workbench(project, "run", str(config), own_store=False)
     assert done.returncode == 2
     assert "notebooks.10_ingest.parameters.n_trails" in done.stderr
     assert mlflow.get_experiment_by_name("workbench-test") is None
@@ -126,7 +115,9 @@ def test_unknown_parameter_is_rejected_before_any_work(project):
 
 def test_only_and_overrides_from_the_command_line(project):
     config = _config(project, "10_ingest.ipynb", "99_fail.ipynb")
-    done = _workbench("run", config, "--only", "10_ingest", "--set", "seed=7", cwd=project)
+    done = workbench(
+        project, "run", config, "--only", "10_ingest", "--set", "seed=7", own_store=False
+    )
     assert done.returncode == 0, done.stderr
     parents, children = _runs()
     assert len(children) == 1
@@ -137,12 +128,13 @@ def test_only_and_overrides_from_the_command_line(project):
 
 @pytest.mark.mirror
 def test_movielens_100k_pipeline_curates_the_published_counts(project, mirror):
-    done = _workbench(
+    done = workbench(
+        project,
         "run",
         _config(project, "10_ingest.ipynb", source="movielens-100k"),
         "--mirror",
         str(mirror),
-        cwd=project,
+        own_store=False,
     )
     assert done.returncode == 0, done.stderr
     parents, children = _runs()

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import mlflow
 import pandas as pd
 import pytest
+from helpers.cli import workbench
 from test_recommender import make_service
 
 from workbench import tracking
@@ -19,17 +17,6 @@ from workbench.publish.gate import alias_history
 pytestmark = pytest.mark.slow
 
 
-def _models(*args: str, cwd) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "workbench.cli", "models", *args],
-        cwd=cwd,
-        env={**os.environ, "WORKBENCH_HOME": str(cwd)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_list_shows_the_gate_and_rollback_restores_the_previous_champion(tracking_uri, tmp_path):
     service = make_service()
     request = pd.DataFrame({"user_id": ["user-0", "nobody"]})
@@ -37,13 +24,22 @@ def test_list_shows_the_gate_and_rollback_restores_the_previous_champion(trackin
     with mlflow.start_run(experiment_id=experiment):
         publish(service, "shop-recommender", request, "ndcg_at_10", 0.30)
         publish(service, "shop-recommender", request, "ndcg_at_10", 0.35)
-    listing = _models("list", cwd=tmp_path)
+    listing = workbench(tmp_path, "models", "list", own_store=False, timeout=300)
     assert listing.returncode == 0, listing.stderr
     assert "shop-recommender" in listing.stdout
     assert re.search(r"v2\s+champion\s", listing.stdout) and re.search(r"v1\s+-\s", listing.stdout)
     assert "ndcg_at_10=0.3500" in listing.stdout and "beats v1" in listing.stdout
 
-    rolled = _models("rollback", "shop-recommender", "--reason", "bad canary", cwd=tmp_path)
+    rolled = workbench(
+        tmp_path,
+        "models",
+        "rollback",
+        "shop-recommender",
+        "--reason",
+        "bad canary",
+        own_store=False,
+        timeout=300,
+    )
     assert rolled.returncode == 0, rolled.stderr
     assert "champion v2 -> v1" in rolled.stdout
     client = mlflow.MlflowClient()
@@ -51,5 +47,7 @@ def test_list_shows_the_gate_and_rollback_restores_the_previous_champion(trackin
     last = alias_history("shop-recommender")[-1]
     assert last["version"] == "1" and "bad canary" in last["reason"]
 
-    missing = _models("rollback", "shop-recommender", "9", cwd=tmp_path)
+    missing = workbench(
+        tmp_path, "models", "rollback", "shop-recommender", "9", own_store=False, timeout=300
+    )
     assert missing.returncode == 1 and "no version 9" in missing.stderr

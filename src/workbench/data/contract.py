@@ -6,9 +6,16 @@ Timestamps are ``datetime64[us, UTC]`` (pandas 3 defaults to microseconds).
 
 from __future__ import annotations
 
+import warnings
+
 import pandas as pd
-import pandera.pandas as pa
-from pandera.errors import SchemaError, SchemaErrors
+
+with warnings.catch_warnings():
+    # Where the Spark extra is installed, pandera imports pyspark.pandas, which warns that
+    # pandas 3 is not fully supported. The Spark engine uses pyspark.sql only (docs/scale-out.md).
+    warnings.filterwarnings("ignore", "PySpark does not yet fully support", FutureWarning)
+    import pandera.pandas as pa
+    from pandera.errors import SchemaError, SchemaErrors
 
 TIMESTAMP_DTYPE = "datetime64[us, UTC]"
 

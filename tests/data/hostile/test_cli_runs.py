@@ -11,15 +11,13 @@ MLflow SQLite store itself, nor in any run's params, tags and metric names.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
+from helpers.cli import workbench
 from helpers.pii_scan import scan_folder, scan_mlflow_run, scan_planted
 from mlflow.tracking import MlflowClient
 
@@ -47,17 +45,6 @@ def _snapshot(*folders: Path) -> dict[str, bytes]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
-
-
-def _workbench(root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "WORKBENCH_HOME": str(root),
-        "MLFLOW_TRACKING_URI": f"sqlite:///{root / 'experiments' / 'mlflow.db'}",
-        "WORKBENCH_PSEUDONYM_KEY": KEY,
-    }
-    command = [sys.executable, "-m", "workbench.cli", *args]
-    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
 
 
 def _prepare_case(name: str, events: pd.DataFrame, root: Path) -> Path:
@@ -106,7 +93,10 @@ def project(mirror, tmp_path_factory) -> tuple[Path, pd.DataFrame, dict]:
     configs = {name: _prepare_case(name, events.copy(), base / name) for name in CHOSEN}
     before = {name: _snapshot(*_curated(base / name, name)) for name in CHOSEN}
     with ThreadPoolExecutor(max_workers=2) as pool:  # the runs wait on their processes
-        runs = {n: pool.submit(_workbench, base / n, "run", str(configs[n])) for n in CHOSEN}
+        runs = {
+            n: pool.submit(workbench, base / n, "run", str(configs[n]), key=KEY, timeout=600)
+            for n in CHOSEN
+        }
         outcomes = {
             name: {
                 "case": BY_NAME[name],
