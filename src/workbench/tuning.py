@@ -9,6 +9,12 @@
   total* (a re-run resumes, never grows past the budget); each trial is an MLflow run nested
   under the active run, named ``trial N``; pruned trials end KILLED, MLflow's status for runs
   stopped early.
+- With ``Budget.n_workers > 1`` a study's missing trials are shared among that many processes
+  (this one and ``n_workers - 1`` forked ones) against its RDB storage: PostgreSQL under the
+  tracking server, else SQLite, whose writers wait for the lock (:func:`rdb_storage`) instead
+  of failing. Each worker runs an exact share (no trial lost or run twice), samples with TPE
+  seeded ``seed + worker`` with the constant liar (so workers do not propose the same point),
+  and nests its trial runs under the same MLflow run.
 
 Search spaces live beside their models or policies, as ``suggest(trial) -> dict``; objectives
 live in :mod:`workbench.workflows`.
@@ -19,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -69,6 +76,8 @@ class Budget:
         digest, split, notebook); part of every study's identity.
     fresh : bool
         Start every study over (its stored trials are deleted) instead of resuming it.
+    n_workers : int
+        Processes that run each study's trials (1: in this process only).
     """
 
     n_trials: int
@@ -78,10 +87,15 @@ class Budget:
     timeout: float | None = None
     scope: dict[str, Any] = field(default_factory=dict)
     fresh: bool = False
+    n_workers: int = 1
 
     def __post_init__(self) -> None:
         if self.n_trials < 0:
             raise ValueError(f"n_trials must be >= 0, got {self.n_trials}")
+        if self.n_workers < 1:
+            raise ValueError(f"n_workers must be >= 1, got {self.n_workers}")
+        if self.n_workers > 1 and self.storage is None:
+            raise ValueError("n_workers > 1 needs an RDB storage (storage=None is in memory)")
         if self.k < 1:
             raise ValueError(f"k must be >= 1, got {self.k}")
 
@@ -94,6 +108,30 @@ class Budget:
         return study_name(name, {"k": self.k, "seed": self.seed, **self.scope, **settings})
 
 
+#: Seconds a SQLite writer waits for another process's lock before failing.
+SQLITE_LOCK_SECONDS = 120
+
+
+def rdb_storage(
+    url: str | optuna.storages.BaseStorage | None,
+) -> optuna.storages.BaseStorage | None:
+    """Optuna storage at ``url``; SQLite writers wait for the lock (several processes share it).
+
+    Parameters
+    ----------
+    url : str or optuna storage, optional
+        ``sqlite:///...`` or ``postgresql+psycopg://...``; a storage object is used as it is;
+        None keeps trials in memory.
+    """
+    if url is None or isinstance(url, optuna.storages.BaseStorage):
+        return url
+    if url.startswith("sqlite"):
+        engine = {"connect_args": {"timeout": SQLITE_LOCK_SECONDS}}
+    else:
+        engine = {"pool_pre_ping": True}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+
+
 def create_study(
     name: str,
     storage: str | None,
@@ -104,6 +142,7 @@ def create_study(
 ) -> optuna.Study:
     """A seeded TPE study in ``storage``: resumed when it exists, unless ``fresh``."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    storage = rdb_storage(storage)
     if fresh and storage is not None and name in optuna.get_all_study_names(storage):
         optuna.delete_study(study_name=name, storage=storage)
         log.info("deleted study %s to start it over", name)
@@ -161,11 +200,82 @@ def run_study(
     study = create_study(identity, budget.storage, budget.seed, pruner=pruner, fresh=budget.fresh)
     wanted = budget.n_trials if n_trials is None else n_trials
     missing = max(0, wanted - n_counted(study))
-    if missing:
-        tracked = _tracked(objective, metric) if mlflow.active_run() is not None else objective
+    tracked = _tracked(objective, metric) if mlflow.active_run() is not None else objective
+    if missing and budget.n_workers > 1 and missing > 1:
+        _optimize_in_workers(study, tracked, missing, budget, pruner)
+    elif missing:
         study.optimize(tracked, n_trials=missing, timeout=budget.timeout)
     log.info("%s: %d trials in study %s", name, len(study.trials), study.study_name)
     return study
+
+
+def shares(n_trials: int, n_workers: int) -> list[int]:
+    """``n_trials`` split into ``n_workers`` shares that differ by one at most (sum exact)."""
+    base, extra = divmod(n_trials, n_workers)
+    return [base + (worker < extra) for worker in range(n_workers)]
+
+
+def _optimize_in_workers(study, tracked, n_trials: int, budget: Budget, pruner) -> None:
+    """``n_trials`` more trials of ``study`` in ``budget.n_workers`` processes (this one too).
+
+    Workers are forked, so the objective (its data loaded once) needs no pickling; each loads
+    the study from its storage with its own seeded sampler and engine.
+    """
+    context = multiprocessing.get_context("fork")
+    parent = mlflow.active_run()
+    parent_id = parent.info.run_id if parent is not None else None
+    jobs = list(enumerate(shares(n_trials, budget.n_workers)))
+    processes = [
+        context.Process(
+            target=_worker,
+            args=(study.study_name, tracked, share, budget, worker, pruner, parent_id),
+            name=f"optuna-worker-{worker}",
+        )
+        for worker, share in jobs[1:]
+        if share
+    ]
+    for process in processes:
+        process.start()
+    try:
+        _worker_study(study.study_name, budget, 0, pruner).optimize(
+            tracked, n_trials=jobs[0][1], timeout=budget.timeout
+        )
+    finally:
+        for process in processes:
+            process.join()
+    failed = [process.name for process in processes if process.exitcode != 0]
+    if failed:
+        raise RuntimeError(f"{study.study_name}: {', '.join(failed)} failed (see the log above)")
+
+
+def _worker_study(name: str, budget: Budget, worker: int, pruner) -> optuna.Study:
+    sampler = optuna.samplers.TPESampler(seed=budget.seed + worker, constant_liar=True)
+    return optuna.load_study(
+        study_name=name,
+        storage=rdb_storage(budget.storage),
+        sampler=sampler,
+        pruner=pruner or optuna.pruners.NopPruner(),
+    )
+
+
+def _worker(name, tracked, n_trials, budget, worker, pruner, parent_id) -> None:
+    """A forked worker: fresh database connections, the parent's run active, its share run."""
+    _forget_inherited_connections()
+    if parent_id is not None and mlflow.active_run() is None:
+        mlflow.start_run(run_id=parent_id)  # never ended here: the worker exits with os._exit
+    _worker_study(name, budget, worker, pruner).optimize(
+        tracked, n_trials=n_trials, timeout=budget.timeout
+    )
+
+
+def _forget_inherited_connections() -> None:
+    """Drop (without closing) the MLflow store's pooled connections inherited from the parent,
+    so the worker opens its own (SQLAlchemy's rule for engines used across ``fork``)."""
+    from mlflow.tracking._tracking_service.utils import _get_store
+
+    engine = getattr(_get_store(), "engine", None)
+    if engine is not None:
+        engine.dispose(close=False)
 
 
 def _tracked(objective: Callable[[optuna.Trial], float], metric: str) -> Callable:

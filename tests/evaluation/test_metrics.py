@@ -116,6 +116,51 @@ def test_serendipity_rewards_relevant_items_unlike_the_history():
     )
 
 
+def _cosine(train: sp.csr_matrix) -> np.ndarray:
+    binary = (train.toarray() != 0).astype(float)
+    norms = np.maximum(np.sqrt(binary.sum(axis=0)), 1.0)
+    return (binary.T @ binary) / np.outer(norms, norms)
+
+
+def _diversity_by_definition(recommended, train) -> float:
+    sim, values = _cosine(train), []
+    for row in recommended:
+        shown = row[row >= 0]
+        pairs = [(a, b) for n, a in enumerate(shown) for b in shown[n + 1 :]]
+        if pairs:
+            values.append(1.0 - np.mean([sim[a, b] for a, b in pairs]))
+    return float(np.mean(values))
+
+
+def _serendipity_by_definition(recommended, relevant, train) -> float:
+    sim, values = _cosine(train), []
+    history, held_out = train.toarray() != 0, relevant.toarray() != 0
+    for user, row in enumerate(recommended):
+        if not held_out[user].any():
+            continue
+        seen = np.flatnonzero(history[user])
+        shown = row[row >= 0]
+        terms = [(1.0 - sim[i, seen].sum() / max(len(seen), 1)) * held_out[user, i] for i in shown]
+        values.append(np.sum(terms) / max(len(shown), 1))
+    return float(np.mean(values))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_blocked_diversity_and_serendipity_equal_their_definitions(seed):
+    """Computed on the recommended pairs and hits only, in blocks: same numbers as the loops."""
+    rng = np.random.default_rng(seed)
+    train = sp.random(40, 30, density=0.2, random_state=seed, format="csr")
+    relevant = sp.random(40, 30, density=0.1, random_state=seed + 100, format="csr")
+    recommended = np.array([rng.choice(30, 6, replace=False) for _ in range(40)])
+    recommended[rng.random(recommended.shape) < 0.1] = -1
+    assert m.intra_list_diversity(recommended, train, block_size=7) == pytest.approx(
+        _diversity_by_definition(recommended, train), abs=1e-12
+    )
+    assert m.serendipity(recommended, relevant, train, chunk_size=5) == pytest.approx(
+        _serendipity_by_definition(recommended, relevant, train), abs=1e-12
+    )
+
+
 def test_shapes_are_checked():
     with pytest.raises(ValueError, match="2-D"):
         m.precision_at_k(np.array([1, 2]), RELEVANT)

@@ -35,8 +35,11 @@ SMALL = {
     "user_knn": {"n_neighbors": 20, "shrink": 1.0},
     "ease": {"l2": 5.0},
     "als": {"factors": 4, "iterations": 15, "regularization": 0.01, "num_threads": 1},
-    "bpr": {"factors": 8, "iterations": 200, "learning_rate": 0.05, "num_threads": 1},
+    "bpr": {"factors": 8, "iterations": 60, "learning_rate": 0.1, "batch_size": 32},
+    "bpr_implicit": {"factors": 8, "iterations": 200, "learning_rate": 0.05, "num_threads": 1},
     "svd": {"n_components": 3},
+    "rp3beta": {"alpha": 1.0, "beta": 0.3},
+    "blend": {"l2": 5.0, "factors": 4, "regularization": 0.01, "iterations": 15},
     "content": {},
     "hybrid": {"content_weight": 0.3},
     "two_tower": {"embedding_dim": 8, "max_epochs": 12, "batch_size": 64, "learning_rate": 0.05},
@@ -112,7 +115,7 @@ def fitted(request, matrix, side_data):
 
 def test_the_catalogue_is_explicit_and_complete():
     assert set(FAMILIES) == set(SMALL), "every catalogue model needs settings in SMALL"
-    assert len(FAMILIES) == 10
+    assert len(FAMILIES) == 13
     assert {name for name, f in FAMILIES.items() if f.needs_item_features} == {
         "content",
         "hybrid",

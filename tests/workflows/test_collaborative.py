@@ -101,3 +101,14 @@ def test_iterative_trials_report_each_chunk_and_can_be_pruned(pairs):
     states = {trial.state for trial in study.trials}
     assert states == {optuna.trial.TrialState.PRUNED}
     assert all(trial.intermediate_values.keys() == {5} for trial in study.trials)
+
+
+def test_a_family_that_would_not_fit_is_skipped_with_the_reason(pairs, caplog):
+    data = prepare_splits(pairs, seed=1)
+    # 25 items: EASE needs 20 x 25^2 bytes besides its scoring block; allow less than that
+    budget = collaborative.cost.estimate("popularity", 60, 25, data.train.nnz).memory_bytes + 1
+    with caplog.at_level("WARNING", logger="workbench.workflows.collaborative"):
+        kept = collaborative.affordable(["popularity", "ease"], data, memory_budget=budget)
+    assert kept == ["popularity"]
+    assert "skipping ease" in caplog.text and "items^2" in caplog.text
+    assert collaborative.affordable(["popularity", "ease"], data) == ["popularity", "ease"]

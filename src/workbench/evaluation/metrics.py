@@ -216,23 +216,30 @@ def _unit_columns(train) -> sp.csc_matrix:
     return (binary @ sp.diags(1.0 / np.maximum(norms, 1.0))).tocsc()
 
 
-def intra_list_diversity(recommended, train) -> float:
+def intra_list_diversity(recommended, train, block_size: int = 2048) -> float:
     """Mean over users of ``1 - mean cosine similarity`` of the pairs in their list.
 
-    Similarity is the cosine of the items' binarized training columns (co-occurrence).
-    Lists with fewer than two items are skipped.
+    Similarity is the cosine of the items' binarized training columns (co-occurrence),
+    computed among the recommended items only, ``block_size`` columns at a time (memory
+    ``n_shown x block_size``). Lists with fewer than two items are skipped.
 
     Parameters
     ----------
     recommended : ndarray of shape (n_users, k)
     train : csr_matrix of shape (n_users_train, n_items)
+    block_size : int
     """
     recommended = np.asarray(recommended)
-    shown, position = np.unique(recommended, return_inverse=True)
+    shown, position = np.unique(np.maximum(recommended, 0), return_inverse=True)
     position = position.reshape(recommended.shape)
-    similarity = item_similarity(train, np.maximum(shown, 0))
+    columns = _unit_columns(train)[:, shown]
     first, second = np.triu_indices(recommended.shape[1], k=1)
-    pairs = similarity[position[:, first], position[:, second]]
+    left, right = position[:, first], position[:, second]
+    pairs = np.zeros(left.shape)
+    for start in range(0, len(shown), block_size):
+        block = (right >= start) & (right < start + block_size)
+        similarity = (columns.T @ columns[:, start : start + block_size]).toarray()
+        pairs[block] = similarity[left[block], right[block] - start]
     valid = (recommended[:, first] >= 0) & (recommended[:, second] >= 0)
     n_pairs = valid.sum(axis=1)
     keep = n_pairs > 0
@@ -240,12 +247,35 @@ def intra_list_diversity(recommended, train) -> float:
     return _mean(1.0 - mean_similarity)
 
 
-def serendipity(recommended, relevant, train, chunk_size: int = 4096) -> float:
+def _history_sums(
+    history: sp.csr_matrix, users: np.ndarray, to_hits: np.ndarray, columns: np.ndarray
+) -> np.ndarray:
+    """``sum_{j in T_u} to_hits[j, c]`` for each pair ``(users[p], columns[p])``.
+
+    Parameters
+    ----------
+    history : csr_matrix of shape (n_users, n_items)
+        Binary; row ``u`` holds ``T_u``.
+    users, columns : ndarray of shape (n_pairs,)
+    to_hits : ndarray of shape (n_items, n_columns)
+    """
+    starts, stops = history.indptr[users], history.indptr[users + 1]
+    lengths = stops - starts
+    owner = np.repeat(np.arange(len(users)), lengths)
+    offsets = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    items = history.indices[np.repeat(starts, lengths) + offsets]
+    values = to_hits[items, columns[owner]]
+    return np.bincount(owner, values, minlength=len(users))
+
+
+def serendipity(recommended, relevant, train, chunk_size: int = 1024) -> float:
     """Mean over users of ``mean_i rel_u(i) * (1 - mean_{j in T_u} sim(i, j))``.
 
     A recommendation is serendipitous when it is relevant (held out) and unlike the user's
     training items ``T_u``; similarity as in ``intra_list_diversity``. Users are those with
-    relevant items; ``train`` rows align with ``recommended`` rows.
+    relevant items; ``train`` rows align with ``recommended`` rows. Only the hits need a
+    similarity (the other terms are zero), so the work grows with the hit items' training
+    co-occurrences, not with users x recommended items.
 
     Parameters
     ----------
@@ -253,25 +283,26 @@ def serendipity(recommended, relevant, train, chunk_size: int = 4096) -> float:
     relevant : csr_matrix of shape (n_users, n_items)
     train : csr_matrix of shape (n_users, n_items)
     chunk_size : int
-        Users per block, bounding memory to ``chunk_size x n_shown_items``.
+        Hit items per block, bounding memory to a dense ``n_items x chunk_size``.
     """
     recommended, relevant = _check(recommended, relevant)
-    train = sp.csr_matrix(train, dtype=np.float64)
-    unit = _unit_columns(train)
     users = np.diff(relevant.indptr) > 0
     recommended, relevant = recommended[users], relevant[users]
     hits = _hits(recommended, relevant)
-    shown, position = np.unique(np.maximum(recommended, 0), return_inverse=True)
-    position = position.reshape(recommended.shape)
-    to_shown = (unit.T @ unit[:, shown]).tocsr()
-    history = train[users]
+    history = sp.csr_matrix(train, dtype=np.float64)[users]
+    history.sum_duplicates()
     history.data[:] = 1.0
     n_history = np.maximum(np.diff(history.indptr), 1)
-    values = np.empty(len(recommended))
-    for start in range(0, len(recommended), chunk_size):
-        block = slice(start, start + chunk_size)
-        mean_sim = np.asarray((history[block] @ to_shown).todense()) / n_history[block, None]
-        unexpected = 1.0 - np.take_along_axis(mean_sim, position[block], axis=1)
-        valid = recommended[block] >= 0
-        values[block] = (unexpected * hits[block]).sum(axis=1) / np.maximum(valid.sum(axis=1), 1)
+    n_shown = np.maximum((recommended >= 0).sum(axis=1), 1)
+    hit_user, hit_slot = np.nonzero(hits)
+    hit_items, position = np.unique(recommended[hit_user, hit_slot], return_inverse=True)
+    unit = _unit_columns(train)
+    similarity_sum = np.empty(len(hit_user))
+    for start in range(0, len(hit_items), chunk_size):
+        in_block = np.flatnonzero((position >= start) & (position < start + chunk_size))
+        to_hits = (unit.T @ unit[:, hit_items[start : start + chunk_size]]).toarray()
+        similarity_sum[in_block] = _history_sums(history, hit_user[in_block], to_hits,
+                                                 position[in_block] - start)  # fmt: skip
+    unexpected = 1.0 - similarity_sum / n_history[hit_user]
+    values = np.bincount(hit_user, unexpected, minlength=len(recommended)) / n_shown
     return _mean(values)

@@ -18,7 +18,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from workbench.models import content, ease, factorization, hybrid, neighbors, neural, popularity
+from workbench.models import (
+    blend,
+    bpr,
+    content,
+    ease,
+    factorization,
+    hybrid,
+    neighbors,
+    neural,
+    popularity,
+)
 from workbench.models.base import Recommender
 
 
@@ -66,12 +76,17 @@ FAMILIES: dict[str, Family] = {
     "user_knn": Family(neighbors.UserKNN, neighbors.suggest_user_knn),
     "ease": Family(ease.EASE, ease.suggest),
     "als": Family(factorization.ALS, factorization.suggest_als, seeded=True),
-    # one thread: implicit's BPR updates factors lock-free in parallel (Hogwild), so more
-    # threads give a different model on every run; ALS solves each row alone and repeats
-    "bpr": Family(
+    # uniform negatives (implicit's BPR draws them by popularity and stalls near 0.36 on
+    # MovieLens 100K; see models/bpr.py); one thread, so the same seed gives the same model
+    "bpr": Family(bpr.BPR, bpr.suggest, seeded=True),
+    # implicit's BPR, kept for comparison; one thread: it updates factors lock-free in
+    # parallel (Hogwild), so more threads give a different model on every run
+    "bpr_implicit": Family(
         factorization.BPR, factorization.suggest_bpr, fixed={"num_threads": 1}, seeded=True
     ),
     "svd": Family(factorization.PureSVD, factorization.suggest_svd, seeded=True),
+    "rp3beta": Family(blend.RP3beta, blend.suggest_rp3beta),
+    "blend": Family(blend.Blend, blend.suggest_blend, seeded=True),
     "content": Family(content.ContentRecommender, content.suggest),
     "hybrid": Family(hybrid.HybridRecommender, hybrid.suggest),
     "two_tower": Family(neural.TwoTowerRecommender, neural.suggest, seeded=True),

@@ -14,6 +14,7 @@ collaborative baselines) and ``benchmarks/movielens.py``. The data come split al
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 
@@ -24,6 +25,7 @@ from threadpoolctl import threadpool_limits
 from workbench import tuning
 from workbench.data.splits import SplitMatrices
 from workbench.evaluation import evaluate, metrics, recommend_all
+from workbench.models import cost
 from workbench.models.catalogue import Family, get_family
 from workbench.workflows.results import FamilyResult, tracked
 
@@ -132,19 +134,58 @@ def run_family(
     )
 
 
+def affordable(
+    names: list[str], data: SplitMatrices, memory_budget: float | None = None
+) -> list[str]:
+    """The families of ``names`` whose fit fits ``memory_budget`` bytes; logs each one skipped.
+
+    Parameters
+    ----------
+    names : list of str
+    data : SplitMatrices
+    memory_budget : float, optional
+        Bytes a fit may hold at once; half the machine's physical memory when None.
+
+    Returns
+    -------
+    list of str
+        ``names`` in order, without the families that would not fit.
+    """
+    budget = memory_budget if memory_budget is not None else _half_of_memory()
+    n_users, n_items = data.train.shape
+    kept = []
+    for name in names:
+        ok, why = cost.fits(cost.estimate(name, n_users, n_items, data.train.nnz), budget)
+        if ok:
+            kept.append(name)
+        else:
+            log.warning("skipping %s on %d users x %d items: %s", name, n_users, n_items, why)
+    return kept
+
+
+def _half_of_memory() -> float:
+    return 0.5 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
 def compare_families(
-    names: list[str], data: SplitMatrices, budget: tuning.Budget, stage: str = "collaborative"
+    names: list[str],
+    data: SplitMatrices,
+    budget: tuning.Budget,
+    stage: str = "collaborative",
+    memory_budget: float | None = None,
 ) -> list[FamilyResult]:
-    """:func:`run_family` for each family, each inside its own MLflow run named after it.
+    """:func:`run_family` for each family that fits in memory, each in its own MLflow run.
 
     Each family's run records its chosen hyperparameters, its test metrics and training time;
-    the trials are nested below it.
+    the trials are nested below it. A family whose estimated cost (``models.cost``) exceeds
+    ``memory_budget`` is skipped with a logged reason (:func:`affordable`).
 
     Returns
     -------
     list of FamilyResult
-        In the order of ``names``.
+        In the order of ``names``, skipped families left out.
     """
     return [
-        tracked(name, stage, lambda name=name: run_family(name, data, budget)) for name in names
+        tracked(name, stage, lambda name=name: run_family(name, data, budget))
+        for name in affordable(names, data, memory_budget)
     ]
