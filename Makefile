@@ -43,8 +43,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/workbench run $(CONFIG)
 
+# Two workers, one test file each at a time (module fixtures run once): most slow tests wait
+# on kernels, servers and browsers, so the two cores stay busy.
 test: $(SPARK_STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test-fast: $(STAMP)
 	$(BIN)/pytest -m "not slow and not notebooks"
@@ -70,3 +72,8 @@ strip: $(STAMP)
 clean:
 	rm -rf $(VENV) data/curated data/raw experiments/runs experiments/mlartifacts \
 		experiments/mlflow.db experiments/optuna.db .pytest_cache
+
+# The shared tracking server (PostgreSQL in data/pg, MLflow on it); prints the URI to export.
+.PHONY: server
+server: $(STAMP)
+	$(BIN)/workbench server start

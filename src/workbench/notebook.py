@@ -30,6 +30,9 @@ from workbench.data.curated import CuratedDataset
 log = logging.getLogger(__name__)
 
 INTERACTIVE_EXPERIMENT = "workbench-interactive"
+#: Set by ``workbench run``: Optuna storage and worker processes of every study.
+STORAGE_VARIABLE = "WORKBENCH_OPTUNA_STORAGE"
+WORKERS_VARIABLE = "WORKBENCH_TUNING_WORKERS"
 
 #: Size knobs of every notebook and their value in smoke mode (tests, quick checks); a knob
 #: whose configured value is already smaller keeps it.
@@ -105,12 +108,15 @@ class NotebookRun:
         fresh: bool = False,
         **scope,
     ) -> tuning.Budget:
-        """The tuning budget of this notebook (smoke-sized), in ``storage`` or the project's
-        Optuna store; every study's identity covers the notebook, the data set's digest and
+        """The tuning budget of this notebook (smoke-sized), in ``storage``, else
+        ``WORKBENCH_OPTUNA_STORAGE`` (the tracking server's PostgreSQL), else the project's
+        Optuna store, tuned by ``WORKBENCH_TUNING_WORKERS`` processes (``workbench run
+        --workers``); every study's identity covers the notebook, the data set's digest and
         ``scope`` (the settings that shape the objectives)."""
         return tuning.Budget(
             n_trials=self.sized(n_trials=n_trials)["n_trials"],
-            storage=storage or self.paths.optuna_storage,
+            storage=storage or os.environ.get(STORAGE_VARIABLE) or self.paths.optuna_storage,
+            n_workers=int(os.environ.get(WORKERS_VARIABLE) or 1),
             seed=seed,
             k=k,
             timeout=timeout or None,
