@@ -124,12 +124,13 @@ def new_pipeline_run_id() -> str:
 
 
 def common_parameters(
-    config: PipelineConfig, mirror: str | None, fresh: bool = False
+    config: PipelineConfig, mirror: str | None, fresh: bool = False, incremental: bool = False
 ) -> dict[str, Any]:
     """Parameters every notebook may declare, from the pipeline configuration.
 
     A pipeline run registers models (``register``: interactive runs do not, by default) and
-    resumes its Optuna studies unless ``fresh``.
+    resumes its Optuna studies unless ``fresh``; an ``incremental`` run tells the model
+    notebooks to update their champions (``warm_start``) instead of retraining.
     """
     return {
         "config": config.name,
@@ -141,6 +142,7 @@ def common_parameters(
         "smoke": config.smoke,
         "register": True,
         "fresh": fresh,
+        "warm_start": incremental,
         "run_dir": "",  # filled in per notebook
         "mlflow_run_id": "",  # filled in per notebook
         **config.parameters,
@@ -202,12 +204,15 @@ def plan(
     overrides: dict[str, Any] | None = None,
     mirror: str | None = None,
     fresh: bool = False,
+    incremental: bool = False,
 ) -> list[tuple[NotebookStep, dict[str, Any]]]:
     """Every step to run with its parameters, all validated before any work starts.
 
     ``overrides`` maps ``param`` (every notebook declaring it) or ``notebook.param`` to a
     value; ``only`` keeps the named notebooks (by stem, e.g. ``40_collaborative``). An
     override that no planned notebook declares, or that names no planned notebook, is an error.
+    ``incremental`` sets ``incremental_run`` (ingestion appends by watermark) and
+    ``warm_start`` (model notebooks update their champions) where notebooks declare them.
     """
     steps = config.notebooks
     if only:
@@ -216,9 +221,11 @@ def plan(
         if unknown:
             raise ConfigError(f"--only: no notebook named {unknown} (known: {sorted(names)})")
         steps = [step for step in steps if step.name in only]
-    common = common_parameters(config, mirror, fresh)
+    common = common_parameters(config, mirror, fresh, incremental)
     declared = {step.name: papermill.inspect_notebook(str(paths.notebooks / step.notebook))
                 for step in steps}  # fmt: skip
+    if incremental and any("incremental_run" in params for params in declared.values()):
+        overrides = {"incremental_run": True, **(overrides or {})}
     _check_overrides(overrides or {}, declared)
     planned = []
     for step in steps:
@@ -264,6 +271,7 @@ def run_pipeline(
     mirror: str | None = None,
     progress: bool = True,
     fresh: bool = False,
+    incremental: bool = False,
 ) -> PipelineResult:
     """Execute the configured notebooks in order; stop at the first that raises.
 
@@ -274,7 +282,7 @@ def run_pipeline(
     NotebookFailed
         When a notebook raises; its child run and the parent run are then FAILED.
     """
-    planned = plan(config, paths, only, overrides, mirror, fresh)
+    planned = plan(config, paths, only, overrides, mirror, fresh, incremental)
     experiment_id = tracking.ensure_experiment(config.experiment_name, paths.artifacts)
     pipeline_run_id = new_pipeline_run_id()
     run_dir = paths.runs / pipeline_run_id

@@ -9,7 +9,8 @@ import pytest
 from workbench.data.sources import synthetic
 from workbench.features import build_user_features, feature_columns, is_known_feature
 from workbench.features.affinity import category_affinity
-from workbench.features.context import context, slug
+from workbench.features.build import most_frequent
+from workbench.features.context import context, counts_table, slug
 from workbench.features.popularity import item_popularity
 from workbench.features.users import age_band, demographics
 
@@ -123,3 +124,14 @@ def test_as_of_ignores_later_events(tables):
 def test_slug():
     assert slug(" Children's ") == "childrens" and slug("Sci-Fi") == "sci_fi"
     assert slug("Film-Noir") == "film_noir" and slug("") == "unknown"
+
+
+def test_vectorized_counts_and_modes_equal_the_per_user_pandas_versions():
+    rng = np.random.default_rng(0)
+    users = pd.Series(rng.choice([f"u{i}" for i in range(300)], 4000), name="user_id")
+    # few values per user, so ties are frequent: the first one seen wins, as value_counts did
+    values = pd.Series(rng.choice(["GB", " FR", "DE", None], 4000), name="country")
+    expected = pd.DataFrame({"user_id": users, "country": values}).dropna()
+    expected = expected.groupby("user_id")["country"].agg(lambda c: c.value_counts().index[0])
+    pd.testing.assert_series_equal(most_frequent(users, values), expected)
+    pd.testing.assert_frame_equal(counts_table(users, values), pd.crosstab(users, values))

@@ -22,6 +22,28 @@ def tracking_uri(paths: ProjectPaths) -> str:
     return uri
 
 
+def tuning_environment(paths: ProjectPaths, uri: str, workers: int) -> None:
+    """Export the Optuna workers and, when ``uri`` is the project's tracking server, its
+    PostgreSQL as the Optuna storage (the kernels inherit both; see ``notebook.budget``)."""
+    from workbench.cli.server import running_for
+    from workbench.notebook import STORAGE_VARIABLE, WORKERS_VARIABLE
+
+    os.environ[WORKERS_VARIABLE] = str(workers)
+    state = running_for(uri, paths)
+    if state is not None:
+        os.environ.setdefault(STORAGE_VARIABLE, state.optuna_storage)
+    if workers > 1:
+        storage = os.environ.get(STORAGE_VARIABLE) or paths.optuna_storage
+        print(f"workbench: {workers} Optuna workers per study on {storage.split('@')[-1]}")
+
+
+def workers_count(text: str) -> int:
+    """``--workers``: an integer >= 1 (argparse reports anything else, naming the option)."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}")
+    return int(text)
+
+
 def _parse_override(text: str) -> tuple[str, object]:
     """``key=value`` with the value read as YAML (``n_trials=3``, ``smoke=true``)."""
     key, sep, value = text.partition("=")
@@ -53,9 +75,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     mirror = str(Path(mirror).resolve()) if mirror else None
     uri = tracking.configure(tracking_uri(paths))
     print(f"workbench: pipeline {config.name!r} on {config.data.dataset!r}, tracking to {uri}")
+    tuning_environment(paths, uri, args.workers)
     try:
         result = run_pipeline(
-            config, paths, only=args.only, overrides=overrides, mirror=mirror, fresh=args.fresh
+            config,
+            paths,
+            only=args.only,
+            overrides=overrides,
+            mirror=mirror,
+            fresh=args.fresh,
+            incremental=args.incremental,
         )
     except NotebookFailed as failure:
         print(f"workbench: FAILED: {failure}", file=sys.stderr)
@@ -149,6 +178,12 @@ def add_commands(commands) -> None:
         "--fresh", action="store_true", help="start the Optuna studies over instead of resuming"
     )
     run.add_argument("--ui-port", type=int, default=5000, help="port named in the summary")
+    run.add_argument(
+        "--incremental",
+        action="store_true",
+        help="ingest only events newer than the watermark and warm-start the models",
+    )
+    run.add_argument("--workers", type=workers_count, default=1, help="processes per Optuna study")
     run.set_defaults(handler=cmd_run)
 
     ui = commands.add_parser("ui", help="open the MLflow UI on 127.0.0.1")

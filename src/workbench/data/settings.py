@@ -41,6 +41,7 @@ USER_COLUMNS = (
     "country",
     "signup_time",
     "planted_segment",
+    "planted_conversion_rate",
     "personalization_allowed",
     "analytics_allowed",
 )

@@ -87,14 +87,33 @@ def _country_from_events(table: pd.DataFrame, events: pd.DataFrame) -> pd.DataFr
     """Fill ``country`` from each user's most frequent event country when users lack it."""
     if "country" not in events or events["country"].isna().all():
         return table
-    known = events.dropna(subset=["country"])
-    mode = known.groupby("user_id")["country"].agg(lambda c: c.value_counts().index[0])
-    mode = mode.str.strip()
+    mode = most_frequent(events["user_id"], events["country"]).str.strip()
     if "country" in table:
         table["country"] = table["country"].fillna(mode.reindex(table.index))
     else:
         table["country"] = mode.reindex(table.index).astype(object)
     return table
+
+
+def most_frequent(keys: pd.Series, values: pd.Series) -> pd.Series:
+    """Each key's most frequent non-missing value; ties go to the value seen first.
+
+    Vectorized (one group-by on the pairs), so it stays fast with many keys.
+
+    Parameters
+    ----------
+    keys, values : Series of shape (n_rows,)
+
+    Returns
+    -------
+    Series of shape (n_keys_with_a_value,), indexed by key (sorted), named like ``values``
+    """
+    pairs = pd.DataFrame({"key": keys.to_numpy(), "value": values.to_numpy()}).dropna()
+    counts = pairs.groupby(["key", "value"], sort=False).size().rename("n").reset_index()
+    # pairs in order of first appearance: a stable sort by count keeps that order among ties
+    counts = counts.sort_values("n", ascending=False, kind="stable")
+    mode = counts.drop_duplicates("key").set_index("key")["value"].sort_index()
+    return mode.rename_axis(keys.name).rename(values.name)
 
 
 @functools.cache

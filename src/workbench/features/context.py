@@ -24,10 +24,26 @@ def slug(value: object) -> str:
     return text or "unknown"
 
 
+def counts_table(rows: pd.Series, columns: pd.Series) -> pd.DataFrame:
+    """``pd.crosstab(rows, columns)`` (same table) by one group-by, many times faster.
+
+    Parameters
+    ----------
+    rows, columns : Series of shape (n_events,)
+
+    Returns
+    -------
+    DataFrame of shape (n_rows, n_columns) of int counts, index and columns sorted; pairs with
+    a missing value are dropped
+    """
+    counts = pd.Series(1, index=pd.MultiIndex.from_arrays([rows, columns])).groupby(level=[0, 1])
+    return counts.size().unstack(fill_value=0)
+
+
 def _shares(keys: pd.Series, users: pd.Series, prefix: str) -> pd.DataFrame:
     """Row-normalized counts of ``keys`` per user, columns ``<prefix><slug(key)>``."""
     slugs = {key: slug(key) for key in keys.unique()}
-    counts = pd.crosstab(users, keys.map(slugs))
+    counts = counts_table(users, keys.map(slugs))
     shares = counts.div(counts.sum(axis=1), axis=0).astype(float)
     shares.columns = [f"{prefix}{column}" for column in shares.columns]
     shares.index.name = "user_id"
@@ -36,7 +52,9 @@ def _shares(keys: pd.Series, users: pd.Series, prefix: str) -> pd.DataFrame:
 
 def _time_profile(events: pd.DataFrame, slots: pd.Series, names: list[str]) -> pd.DataFrame:
     """Share of each user's events in each time slot ``0..len(names)-1``, named ``names``."""
-    profile = pd.crosstab(events["user_id"], slots).reindex(columns=range(len(names)), fill_value=0)
+    profile = counts_table(events["user_id"], slots).reindex(
+        columns=range(len(names)), fill_value=0
+    )
     profile = profile.div(profile.sum(axis=1), axis=0).astype(float)
     profile.columns = names
     profile.index.name = "user_id"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from workbench.features.context import counts_table
+
 SESSION_GAP = pd.Timedelta(minutes=30)
 
 
@@ -66,7 +68,7 @@ def engagement(events: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
     last = grouped["timestamp"].max()
     table["days_since_last_event"] = (as_of - last).dt.total_seconds() / 86_400.0
     table["active_day_share"] = table["days_active"] / np.ceil(table["tenure_days"]).clip(lower=1)
-    counts = pd.crosstab(events["user_id"], events["event_type"]).astype(float)
+    counts = counts_table(events["user_id"], events["event_type"]).astype(float)
     table = table.join(counts.add_prefix("n_"))
     table.index.name = "user_id"
     return table

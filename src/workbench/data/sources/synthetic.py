@@ -5,6 +5,28 @@ table, the truth personas are scored against). A segment fixes the users' catego
 preferences, their purchase propensity, the hours they are active and the devices and
 channels they use. Events are sessions of views, some followed by clicks, add-to-carts and
 purchases with revenue. Everything is vectorized, so a million users is a parameter away.
+
+The planted ground truth, which ``50_conversion`` and ``benchmarks/conversion.py`` score against:
+
+- **Sessions.** User ``u`` of segment ``s`` has an activity ``a_u ~ Gamma(2, 0.5)`` and
+  ``N_u ~ Poisson(sessions_per_week_s / 7 * n_days * a_u)`` sessions on uniformly drawn days, so
+  the sessions of any window of ``h`` days are Poisson with mean ``rate_u * h`` and independent of
+  the sessions before it (Poisson thinning): the past tells about the future only through
+  ``rate_u = sessions_per_week_s / 7 * a_u`` (sessions per day).
+- **Impressions and clicks.** A session shows ``1 + Poisson(3)`` items (``view`` events, the
+  impressions); each is clicked with probability 0.35, a click is carted with probability 0.3 and
+  a cart bought with the segment's ``purchase_rate`` (``q_s = 0.105 * purchase_rate`` per view).
+- **Conversion.** A session converts (has a purchase) with probability
+  ``c_s = 1 - (1 - q_s) * exp(-3 q_s)``, so converting sessions arrive at
+  ``planted_conversion_rate = rate_u * c_s`` per day (a users column) and the true probability
+  of at least one purchase in ``(T, T + h]`` is ``1 - exp(-planted_conversion_rate * h)``
+  (:func:`conversion_probability`), whatever happened up to ``T``.
+- **Revenue.** A purchase buys ``1 + Poisson(0.3)`` units at the item's price (log-normal,
+  median ``exp(3)``).
+- **Dwell time.** The ``value`` of a ``view`` is its dwell time in seconds, log-normal:
+  ``log dwell = log 20 + 0.7 [item in the segment's favourite category] - 0.3 [mobile]
+  + 0.5 [clicked] + N(0, 0.5^2)`` (:data:`DWELL_MODEL`), drawn from its own random stream so
+  that every other column is what it was before dwell times were planted.
 """
 
 from __future__ import annotations
@@ -99,6 +121,16 @@ SEGMENTS = (
 DEVICES = ("mobile", "desktop", "tablet")
 CHANNELS = ("direct", "search", "social", "email")
 COUNTRIES = ("GB", "DE", "FR", "NL", "ES", "IT")
+#: Log-dwell model of views: intercept, favourite-category, mobile and clicked effects, noise sd.
+DWELL_MODEL = {
+    "intercept": np.log(20.0),
+    "favourite": 0.7,
+    "mobile": -0.3,
+    "clicked": 0.5,
+    "sd": 0.5,
+}
+#: Probability that a view is clicked, a click carted (times the segment's purchase rate: bought).
+CLICK_RATE, CART_RATE, VIEWS_EXTRA = 0.35, 0.3, 3.0
 
 
 def load(raw_dir: Path | None = None, mirror: Path | None = None, **options) -> dict:
@@ -130,13 +162,16 @@ def generate(
     Returns
     -------
     dict of str to DataFrame
-        ``events``, ``users`` (with ``planted_segment``), ``items``, ``consent``.
+        ``events``, ``users`` (with the truths ``planted_segment`` and
+        ``planted_conversion_rate``), ``items``, ``consent``.
     """
     rng = np.random.default_rng(seed)
     origin = pd.Timestamp(start, tz="UTC")
     items = _items(n_items, rng)
     users = _users(n_users, n_days, origin, rng)
-    events = _events(users, items, n_days, origin, rng)
+    events, activity = _events(users, items, n_days, origin, rng)
+    users["planted_conversion_rate"] = _conversion_rate(users, activity)
+    events = _plant_dwell(events, users, items, np.random.default_rng([seed, 50]))
     consent = _consent(users, n_days, origin, withdrawal_rate, rng)
     items = items.drop(columns=["primary_category", "popularity"])
     return {"events": events, "users": users, "items": items, "consent": consent}
@@ -184,11 +219,15 @@ def _users(n_users: int, n_days: int, origin, rng: np.random.Generator) -> pd.Da
     )
 
 
-def _events(users, items, n_days, origin, rng: np.random.Generator) -> pd.DataFrame:
+def _events(
+    users, items, n_days, origin, rng: np.random.Generator
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The events table, and each user's activity multiplier ``a_u`` of shape (n_users,)."""
     segment_of = {s.name: index for index, s in enumerate(SEGMENTS)}
     user_segment = users["planted_segment"].map(segment_of).to_numpy()
     rate = np.array([SEGMENTS[s].sessions_per_week for s in user_segment]) * n_days / 7
-    n_sessions = rng.poisson(rate * rng.gamma(2.0, 0.5, len(users)))
+    activity = rng.gamma(2.0, 0.5, len(users))
+    n_sessions = rng.poisson(rate * activity)
     session_user = np.repeat(np.arange(len(users)), n_sessions)
     session_segment = user_segment[session_user]
     n_total = len(session_user)
@@ -216,7 +255,7 @@ def _events(users, items, n_days, origin, rng: np.random.Generator) -> pd.DataFr
     )
     frame = frame.sort_values(["timestamp", "session"], kind="stable").reset_index(drop=True)
     frame["event_id"] = "e" + pd.Series(np.arange(len(frame)), dtype=str).str.zfill(9)
-    return frame[list(EVENTS.columns)]
+    return frame[list(EVENTS.columns)], activity
 
 
 def _choose(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -251,8 +290,8 @@ def _pick_items(users, items, view_user, rng: np.random.Generator) -> np.ndarray
 def _funnel(view_session, view_item, view_seconds, session_segment, items, rng) -> pd.DataFrame:
     """Views, and the clicks, carts and purchases that follow some of them."""
     purchase_rate = np.array([s.purchase_rate for s in SEGMENTS])[session_segment[view_session]]
-    clicked = rng.random(len(view_item)) < 0.35
-    carted = clicked & (rng.random(len(view_item)) < 0.3)
+    clicked = rng.random(len(view_item)) < CLICK_RATE
+    carted = clicked & (rng.random(len(view_item)) < CART_RATE)
     bought = carted & (rng.random(len(view_item)) < purchase_rate)
     parts = []
     for event_type, mask, offset in (
@@ -276,6 +315,59 @@ def _funnel(view_session, view_item, view_seconds, session_segment, items, rng) 
             )
         )
     return pd.concat(parts, ignore_index=True)
+
+
+def _conversion_rate(users: pd.DataFrame, activity: np.ndarray) -> np.ndarray:
+    """Converting sessions per day of each user, ``rate_u * c_s`` (see the module docstring)."""
+    segment = users["planted_segment"].map({s.name: i for i, s in enumerate(SEGMENTS)})
+    segment = segment.to_numpy()
+    sessions_per_day = np.array([s.sessions_per_week for s in SEGMENTS])[segment] / 7 * activity
+    buy = CLICK_RATE * CART_RATE * np.array([s.purchase_rate for s in SEGMENTS])[segment]
+    return sessions_per_day * (1.0 - (1.0 - buy) * np.exp(-VIEWS_EXTRA * buy))
+
+
+def conversion_probability(conversion_rate, horizon_days: float) -> np.ndarray:
+    """True probability of at least one purchase within ``horizon_days`` after any cut-off.
+
+    Parameters
+    ----------
+    conversion_rate : array-like of shape (n_users,)
+        ``planted_conversion_rate`` of the users table (converting sessions per day).
+    horizon_days : float
+
+    Returns
+    -------
+    ndarray of shape (n_users,)
+    """
+    return 1.0 - np.exp(-np.asarray(conversion_rate, dtype=float) * horizon_days)
+
+
+def _plant_dwell(events, users, items, rng: np.random.Generator) -> pd.DataFrame:
+    """Views get their dwell time in seconds as ``value`` (:data:`DWELL_MODEL`)."""
+    views = (events["event_type"] == "view").to_numpy()
+    segment_of = dict(zip(users["user_id"], users["planted_segment"], strict=True))
+    favourite = {s.name: CATEGORIES[int(np.argmax(s.categories))] for s in SEGMENTS}
+    primary = dict(zip(items["item_id"], items["primary_category"], strict=True))
+    seen = events.loc[views]
+    liked = (
+        seen["user_id"].map(segment_of).map(favourite).to_numpy()
+        == np.asarray(CATEGORIES, dtype=object)[seen["item_id"].map(primary).to_numpy()]
+    )
+    clicks = events.loc[events["event_type"] == "click", ["session_id", "item_id"]]
+    clicked = pd.MultiIndex.from_frame(seen[["session_id", "item_id"]]).isin(
+        pd.MultiIndex.from_frame(clicks)
+    )
+    model = DWELL_MODEL
+    log_dwell = (
+        model["intercept"]
+        + model["favourite"] * liked
+        + model["mobile"] * (seen["device"] == "mobile").to_numpy()
+        + model["clicked"] * clicked
+        + rng.normal(0.0, model["sd"], len(seen))
+    )
+    events = events.copy()
+    events.loc[views, "value"] = np.round(np.exp(log_dwell), 1)
+    return events
 
 
 def _consent(users, n_days, origin, withdrawal_rate, rng: np.random.Generator) -> pd.DataFrame:
