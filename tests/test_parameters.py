@@ -27,6 +27,7 @@ def test_the_default_pipeline_plans_with_register_on(default):
         "20_personas",
         "30_content_based",
         "40_collaborative",
+        "50_conversion",
         "60_bandits",
         "70_compare_register",
     }
@@ -48,6 +49,16 @@ def test_the_default_pipeline_plans_with_register_on(default):
         ({"60_bandits.tuning_method": "ips2"}, "tuning_method='ips2'"),
         ({"train_ratio": 1.0}, "train_ratio=1.0: must be in (0, 1)"),
         ({"40_collaborative.k": "ten"}, "expected int"),
+        (
+            {"50_conversion.conversion_families": ["hgb", "xgb"]},
+            "50_conversion.parameters: conversion_families=['hgb', 'xgb']: unknown ['xgb']",
+        ),
+        ({"50_conversion.conversion_families": []}, "must name at least one"),
+        ({"50_conversion.horizon_days": 0.0}, "horizon_days=0.0: must be in (0, inf]"),
+        ({"50_conversion.step_days": -2.0}, "step_days=-2.0: must be in (0, inf]"),
+        ({"50_conversion.n_train_cutoffs": 0}, "n_train_cutoffs=0: must be in [1, inf]"),
+        ({"50_conversion.warm_start": "yes"}, "50_conversion.parameters.warm_start: expected bool"),
+        ({"warm_strat": True}, "no notebook in this run declares 'warm_strat'"),
     ],
 )
 def test_a_bad_override_is_an_error_before_any_work(default, overrides, message):

@@ -13,10 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench.bandits.offline import simulation_record_path
 from workbench.bandits.ope import ESTIMATORS
 from workbench.bandits.policies import POLICIES
-from workbench.config import SOURCES
+from workbench.config import SOURCES, ProjectPaths
 from workbench.models.catalogue import FAMILIES
+from workbench.models.conversion import FAMILIES as CONVERSION_FAMILIES
 from workbench.segments.personas import ALGORITHMS, FEATURE_GROUPS
 
 SPLITS = ("stratified", "random", "chronological", "leave_last_out")
@@ -58,14 +60,31 @@ class Choices:
         return f"unknown {unknown}; known: {sorted(allowed)}" if unknown else None
 
 
+@dataclass(frozen=True)
+class DecisionLog:
+    """Empty, or a decision log of ``workbench serve`` (relative to the project root) with the
+    simulation record ``workbench simulate`` writes beside it."""
+
+    def problem(self, value: Any) -> str | None:
+        if value == "":
+            return None
+        path = ProjectPaths.discover().root / str(value)
+        if not path.is_file():
+            return f"no decision log at {path}"
+        if not simulation_record_path(path).is_file():
+            return f"no simulation record {simulation_record_path(path)} (`workbench simulate`)"
+        return None
+
+
 def _collaborative() -> tuple[str, ...]:
     return tuple(name for name, family in FAMILIES.items() if not family.needs_item_features)
 
 
 AT_LEAST_ONE, AT_LEAST_ZERO = Range(1), Range(0)
+POSITIVE = Range(0, low_open=True)
 SHARE, OPEN_SHARE = Range(0, 1), Range(0, 1, True, True)
 
-RULES: dict[str, Range | Choices] = {
+RULES: dict[str, Range | Choices | DecisionLog] = {
     "k": AT_LEAST_ONE,
     "n_trials": AT_LEAST_ZERO,
     "two_tower_trials": AT_LEAST_ZERO,
@@ -88,13 +107,17 @@ RULES: dict[str, Range | Choices] = {
     "tuning_fraction": OPEN_SHARE,
     "cold_item_fraction": OPEN_SHARE,
     "ab_power": OPEN_SHARE,
-    "ab_lift": Range(0, low_open=True),
+    "ab_lift": POSITIVE,
+    "horizon_days": POSITIVE,
+    "step_days": POSITIVE,
+    "n_train_cutoffs": AT_LEAST_ONE,
     "margin": AT_LEAST_ZERO,
     "min_stability": SHARE,
     "stable_ari": SHARE,
     "min_persona_share": Range(0, 1, high_open=True),
     "families": Choices(_collaborative, many=True),
     "cf_families": Choices(_collaborative, many=True),
+    "conversion_families": Choices(lambda: tuple(CONVERSION_FAMILIES), many=True),
     "candidates": Choices(lambda: tuple(FAMILIES), many=True),
     "policies": Choices(lambda: tuple(POLICIES), many=True),
     "algorithms": Choices(lambda: ALGORITHMS, many=True),
@@ -103,6 +126,7 @@ RULES: dict[str, Range | Choices] = {
     "tuning_method": Choices(lambda: ("replay", *ESTIMATORS)),
     "two_tower_negatives": Choices(lambda: ("full", "in_batch")),
     "source": Choices(lambda: tuple(SOURCES)),
+    "decision_log": DecisionLog(),
 }
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import mlflow
 import numpy as np
 import pandas as pd
 import pytest
 import scipy.sparse as sp
+from mlflow.exceptions import MlflowException
 
 from workbench import tracking
 from workbench.data.interactions import IdMap
@@ -33,12 +36,50 @@ def test_known_users_get_the_models_lists_and_unknown_ones_popularity():
         service.items.to_ids(service.user_items[2].indices)
     )
     popular = np.diff(service.user_items.tocsc().indptr)
-    assert answer.loc[1, "fallback"] and answer.loc[1, "scores"][0] == popular.max()
+    assert answer.loc[1, "fallback"] and answer.loc[1, "score_kind"] == "popularity_share"
+    assert answer.loc[1, "scores"][0] == popular.max() / service.user_items.shape[0]
+    assert answer.loc[0, "score_kind"] == "model"
+
+
+def test_k_up_to_n_items_returns_only_unseen_items_with_finite_scores():
+    service = make_service()
+    users = [f"user-{i}" for i in range(12)] + ["stranger"]
+    answer = service.predict(None, pd.DataFrame({"user_id": users, "k": 9}))
+    for row in range(12):
+        seen = set(service.items.to_ids(service.user_items[row].indices))
+        assert set(answer.loc[row, "item_ids"]) == set(service.items.ids) - seen
+    assert len(answer.loc[12, "item_ids"]) == 9
+    json.dumps(answer.to_dict(orient="records"), allow_nan=False)  # valid JSON: no NaN, no inf
+
+
+@pytest.mark.parametrize("k", [0, -3, 10, 400, 2.5, "3", None, True])
+def test_k_outside_one_to_n_items_is_an_error_naming_it(k):
+    with pytest.raises(ValueError, match=f"k must be an integer from 1 to 9, got {k!r}"):
+        make_service().check_k(k)
+
+
+@pytest.mark.parametrize("user_id", [None, np.nan, "", "  ", 3.5])
+def test_null_or_invalid_ids_are_errors(user_id):
+    service = make_service()
+    with pytest.raises(ValueError, match="user_id must be a non-blank string"):
+        service.recommend(["user-1", user_id])
+    with pytest.raises(MlflowException, match="row 1") as raised:
+        service.predict(None, pd.DataFrame({"user_id": ["user-1", user_id]}))
+    assert raised.value.error_code == "INVALID_PARAMETER_VALUE"
+
+
+def test_excluded_items_are_never_returned():
+    service = make_service()
+    first = service.recommend(["user-3"], k=2)["item_ids"][0]
+    again = service.recommend(["user-3"], k=2, exclude=[first + ["no-such-item"]])["item_ids"][0]
+    assert not set(first) & set(again)
 
 
 def test_k_per_request_row():
     answer = make_service().predict(None, pd.DataFrame({"user_id": ["user-1", "x"], "k": [1, 4]}))
     assert [len(ids) for ids in answer["item_ids"]] == [1, 4]
+    with pytest.raises(MlflowException, match="got -3"):
+        make_service().predict(None, pd.DataFrame({"user_id": ["user-1", "x"], "k": [1, -3]}))
 
 
 def test_requirements_are_pinned():

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -34,6 +35,15 @@ def _post(url: str, payload: dict) -> dict:
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())
+
+
+def _refusal(url: str, columns: list[str], row: list) -> tuple[int, str]:
+    """Status and message of a request the server must refuse."""
+    try:
+        _post(url, {"dataframe_split": {"columns": columns, "data": [row]}})
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())["message"]
+    return 200, ""
 
 
 def _wait_until_up(url: str, server: subprocess.Popen, seconds: float = 180) -> None:
@@ -84,9 +94,19 @@ def test_champion_is_served_by_mlflow_models_serve(tracking_uri, tmp_path):
             f"http://127.0.0.1:{port}/invocations",
             {"dataframe_split": request.to_dict(orient="split", index=False)},
         )
+        refused = [
+            _refusal(f"http://127.0.0.1:{port}/invocations", columns, row)
+            for columns, row in (
+                (["user_id", "k"], ["user-0", -3]),
+                (["user_id", "k"], ["user-0", 400]),
+                (["user_id"], [None]),
+            )
+        ]
     finally:
         server.terminate()
         server.wait(timeout=30)
+    assert [status for status, _ in refused] == [400, 400, 400]
+    assert "got -3" in refused[0][1] and "got 400" in refused[1][1] and "user_id" in refused[2][1]
     served = pd.DataFrame(answer["predictions"])
     expected = service.predict(None, request)
     assert served["item_ids"].tolist() == expected["item_ids"].tolist()

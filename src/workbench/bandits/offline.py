@@ -28,7 +28,9 @@ the comparison with the truth, of a simulator).
 
 from __future__ import annotations
 
+import json
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -326,3 +328,161 @@ def value_shipped_policy(
         truth=true_value,
     )
     return estimates, true_value
+
+
+def logged_cells(logs: pd.DataFrame, simulator: BanditSimulator) -> np.ndarray:
+    """The simulator's cell of each logged round, from ``context_cell`` (a name of
+    ``simulator.feature_names`` without its ``cell=`` prefix), shape (n_rounds,).
+
+    Raises
+    ------
+    KeyError
+        When the logs have no ``context_cell``.
+    ValueError
+        Naming the cells the simulator does not have.
+    """
+    if "context_cell" not in logs:
+        raise KeyError("bandit logs lack context_cell (the simulator's cell of each round)")
+    names = pd.Index([name.removeprefix("cell=") for name in simulator.feature_names])
+    index = names.get_indexer(logs["context_cell"].astype(str))
+    if (index < 0).any():
+        unknown = sorted(set(logs["context_cell"].astype(str)[index < 0]))
+        raise ValueError(f"context_cell: unknown cells in the log: {unknown}")
+    return index
+
+
+def cell_contexts(logs: pd.DataFrame, simulator: BanditSimulator) -> np.ndarray:
+    """Contexts of logged rounds (:func:`logged_cells`), shape (n_rounds, n_features)."""
+    return simulator.contexts[logged_cells(logs, simulator)]
+
+
+CLOSED_LOOP_ESTIMATORS = ("ips", "snips", "dr")
+
+
+def value_on_logged_decisions(
+    logs: pd.DataFrame,
+    simulator: BanditSimulator,
+    challenger: np.ndarray,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+    estimators: tuple[str, ...] = CLOSED_LOOP_ESTIMATORS,
+) -> tuple[pd.DataFrame, float]:
+    """A new policy valued on rounds another policy logged (a served policy's own
+    propensities, not uniform ones), beside its true value in the simulator.
+
+    Parameters
+    ----------
+    logs : DataFrame of shape (n_rounds, ...)
+        ``bandit_logs`` with ``action``, ``reward``, ``propensity`` (the logging policy's
+        probability of the logged action) and ``context_cell``: the ``decisions`` source's
+        table of a log the simulator drove (:func:`workbench.serving.simulate.drive`).
+    simulator : BanditSimulator
+        The environment of the logged rounds: its cells map rounds to contexts, its true
+        rates give the truth.
+    challenger : ndarray of shape (n_cells, n_actions)
+        The new policy's action probabilities in each cell (rows sum to one).
+    n_bootstrap, random_state : int
+        The intervals' resamples and seed (also of the cross-fitted reward model of DR).
+    estimators : tuple of str
+        Keys of :data:`workbench.bandits.ope.ESTIMATORS`.
+
+    Returns
+    -------
+    estimates : DataFrame
+        One row per estimator: ``value, lower, upper, std, relative_error, covers``.
+    true_value : float
+        ``simulator.policy_value(challenger)``.
+    """
+    challenger = np.asarray(challenger, dtype=float)
+    if challenger.shape != simulator.true_means.shape:
+        raise ValueError(
+            f"challenger has shape {challenger.shape}; the simulator's cells x actions are "
+            f"{simulator.true_means.shape}"
+        )
+    cells = logged_cells(logs, simulator)
+    contexts = simulator.contexts[cells]
+    true_value = simulator.policy_value(challenger)
+    estimated = reward_model(logs, contexts, simulator.n_actions, random_state)
+    estimates = ope.estimate_all(
+        logs["reward"], logs["action"], logs["propensity"], challenger[cells], estimated,
+        n_bootstrap=n_bootstrap, random_state=random_state, truth=true_value,
+    )  # fmt: skip
+    return estimates.loc[list(estimators)], true_value
+
+
+def epsilon_greedy_on_truth(simulator: BanditSimulator, epsilon: float) -> np.ndarray:
+    """The closed loop's challenger: each cell's truly best arm with probability
+    ``1 - epsilon``, every arm with ``epsilon / n_actions``; shape (n_cells, n_actions).
+
+    A fixed policy to value offline, not one that could be learned from the logs: what matters
+    is that the logging policy (the service) does not play it.
+    """
+    if not 0.0 <= epsilon <= 1.0:
+        raise ValueError(f"epsilon must be in [0, 1], got {epsilon}")
+    best = np.eye(simulator.n_actions)[simulator.true_means.argmax(axis=1)]
+    return (1.0 - epsilon) * best + epsilon / simulator.n_actions
+
+
+def simulation_record_path(decision_log: str | Path) -> Path:
+    """Where a simulation's record sits: beside its decision log, ``<log>.simulation.json``."""
+    return Path(decision_log).with_suffix(".simulation.json")
+
+
+def write_simulation_record(
+    decision_log: str | Path,
+    simulator: BanditSimulator,
+    challenger: np.ndarray,
+    event_ids: list[str],
+    **about,
+) -> Path:
+    """Write what the simulator knows beside the decision log it played into.
+
+    The record holds the simulator (cells, weights, true rates, arms), the challenger's action
+    probabilities (n_cells, n_actions) and its true value, the played rounds' ``event_ids``
+    and ``about`` (how the rounds were played: rounds, seed, URL...). Returns its path.
+    """
+    path = simulation_record_path(decision_log)
+    record = {
+        **about,
+        "decision_log": str(decision_log),
+        "simulator": {
+            "contexts": simulator.contexts.tolist(),
+            "weights": simulator.weights.tolist(),
+            "true_means": simulator.true_means.tolist(),
+            "action_names": list(simulator.action_names),
+            "feature_names": list(simulator.feature_names),
+        },
+        "challenger": np.asarray(challenger, dtype=float).tolist(),
+        "true_value": simulator.policy_value(np.asarray(challenger, dtype=float)),
+        "event_ids": list(event_ids),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def read_simulation_record(decision_log: str | Path) -> tuple[BanditSimulator, np.ndarray, dict]:
+    """The simulator, the challenger (n_cells, n_actions) and the whole record written by
+    :func:`write_simulation_record` beside ``decision_log``.
+
+    Raises
+    ------
+    FileNotFoundError
+        Naming the record expected (``workbench simulate`` writes it).
+    """
+    path = simulation_record_path(decision_log)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path}: no simulation record beside the decision log {decision_log} "
+            "(`workbench simulate` writes it)"
+        )
+    record = json.loads(path.read_text())
+    fields = record["simulator"]
+    simulator = BanditSimulator(
+        contexts=np.asarray(fields["contexts"], dtype=float),
+        weights=np.asarray(fields["weights"], dtype=float),
+        true_means=np.asarray(fields["true_means"], dtype=float),
+        action_names=list(fields["action_names"]),
+        feature_names=list(fields["feature_names"]),
+    )
+    return simulator, np.asarray(record["challenger"], dtype=float), record

@@ -2,7 +2,9 @@
 
 This package and the pipeline are the only places that read the environment and paths.
 ``run`` holds ``workbench run``, ``ui`` and ``lab``; ``data`` holds ``workbench data ...``;
-``models`` holds ``workbench models list | rollback``.
+``models`` holds ``workbench models list | rollback``; ``server`` holds
+``workbench server start | stop | status | migrate``; ``serve`` holds ``workbench serve``
+and ``workbench simulate``.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import logging
 import os
 import sys
 
-from workbench.cli import data, models, run
+from workbench.cli import data, models, run, serve, server
 from workbench.cli.run import resolve_config_path
 from workbench.config import ConfigError
 
@@ -29,6 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_commands(commands)
     data.add_commands(commands)
     models.add_commands(commands)
+    server.add_commands(commands)
+    serve.add_commands(commands)
     return parser
 
 

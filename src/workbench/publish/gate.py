@@ -9,7 +9,8 @@ A new version becomes ``champion`` only when it beats the current champion:
 Everything is compared at full precision. A tie or a loss keeps the champion; the new version
 is tagged ``challenger`` with the comparison. Every decision is recorded on the version (its
 tags) and every alias move in the registered model's history (``workbench.alias_history``):
-when, from which run, why, and the figures.
+when, from which run, why, and the figures. A challenger the serving guard rolls back is
+recorded the same way (:func:`record_rollback`), without moving any alias.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CHAMPION = "champion"
 CHALLENGER = "challenger"
 HISTORY_TAG = "workbench.alias_history"
 HISTORY_LENGTH = 50
+ROLLED_BACK_TAG = "workbench.rolled_back_at"
 
 
 @dataclass(frozen=True)
@@ -169,8 +171,49 @@ def move_alias(
         "from_version": None if previous is None else str(previous.version),
         "run_id": run_id,
         "reason": reason,
-        "figures": {k: v for k, v in (figures or {}).items() if isinstance(v, float | int)},
+        "figures": _figures(figures),
     }
+    _append_history(client, model_name, entry)
+
+
+def record_rollback(
+    model_name: str, version: str, reason: str, figures: dict | None = None
+) -> dict:
+    """Record that the serving guard rolled challenger ``version`` back; no alias moves.
+
+    The version gets the tags ``workbench.rolled_back_at`` and ``workbench.rollback_reason``
+    (services that load it later give it no traffic), and the model's alias history an entry
+    with ``event: "rollback"`` (``version`` and ``from_version`` both the rolled-back one).
+
+    Returns
+    -------
+    dict
+        The history entry.
+    """
+    client = MlflowClient()
+    when = datetime.now(UTC).isoformat(timespec="seconds")
+    client.set_model_version_tag(model_name, version, ROLLED_BACK_TAG, when)
+    client.set_model_version_tag(model_name, version, "workbench.rollback_reason", reason)
+    entry = {
+        "when": when,
+        "alias": CHALLENGER,
+        "event": "rollback",
+        "version": str(version),
+        "from_version": str(version),
+        "run_id": None,
+        "reason": f"rolled back by the serving guard: {reason}",
+        "figures": _figures(figures),
+    }
+    _append_history(client, model_name, entry)
+    log.warning("%s v%s rolled back: %s", model_name, version, reason)
+    return entry
+
+
+def _figures(figures: dict | None) -> dict:
+    return {k: v for k, v in (figures or {}).items() if isinstance(v, float | int)}
+
+
+def _append_history(client: MlflowClient, model_name: str, entry: dict) -> None:
     history = alias_history(model_name)[-(HISTORY_LENGTH - 1) :] + [entry]
     client.set_registered_model_tag(model_name, HISTORY_TAG, json.dumps(history))
 

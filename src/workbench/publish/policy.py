@@ -23,7 +23,12 @@ _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scikit-learn")
 
 
 class PolicyModel(mlflow.pyfunc.PythonModel):
-    """Pyfunc wrapper of a fitted policy.
+    """Pyfunc wrapper of a fitted policy, stochastic with every propensity above a floor.
+
+    The served distribution is ``(1 - n_actions * min_propensity) * p + min_propensity``,
+    where ``p`` is the policy's own (a greedy LinUCB gives 0 or 1): every arm keeps a
+    probability of at least ``min_propensity``, so logged decisions support off-policy
+    evaluation of any other policy.
 
     Parameters
     ----------
@@ -31,15 +36,36 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
         Fitted; a copy is pickled with the model.
     feature_names : list of str
         Context columns the model reads (ignored by context-free policies; missing columns are
-        an error, extra ones are ignored).
+        an error, extra ones are ignored). One-hot cells are named ``cell=<name>``.
     action_names : list of str
         Output columns, one per arm.
+    min_propensity : float
+        The floor of every arm's probability, in ``[0, 1 / n_actions)``.
+    user_cells : dict of str to str, optional
+        Each known user's cell, so that requests may name a ``user_id`` instead of the context
+        (unknown users get the uniform distribution).
+
+    Requests carry the context as the feature columns, or as a ``cell`` column naming the cell,
+    or as a ``user_id`` column (with ``user_cells``).
     """
 
-    def __init__(self, policy: BasePolicy, feature_names: list[str], action_names: list[str]):
+    def __init__(
+        self,
+        policy: BasePolicy,
+        feature_names: list[str],
+        action_names: list[str],
+        min_propensity: float = 0.01,
+        user_cells: dict[str, str] | None = None,
+    ):
+        if not 0.0 <= min_propensity < 1.0 / len(action_names):
+            raise ValueError(
+                f"min_propensity must be in [0, 1/{len(action_names)}), got {min_propensity}"
+            )
         self.policy = policy
         self.feature_names = list(feature_names)
         self.action_names = list(action_names)
+        self.min_propensity = float(min_propensity)
+        self.user_cells = dict(user_cells or {})
 
     def example(self) -> pd.DataFrame:
         """Every one-hot context (one row per feature): a request covering each cell."""
@@ -66,15 +92,47 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
         log.info("logged %s as %s", type(self.policy).__name__, info.model_uri)
         return info
 
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        """Action probabilities, one row per input row and one column per arm."""
-        frame = pd.DataFrame(model_input)
-        missing = [name for name in self.feature_names if name not in frame.columns]
-        if missing and self.policy.contextual:
-            raise ValueError(f"context columns missing: {missing}")
-        if self.policy.contextual:
-            contexts = frame[self.feature_names].to_numpy(dtype=float)
+    def contexts(self, frame: pd.DataFrame) -> np.ndarray:
+        """Context vectors of the request rows, shape (n_rows, n_features); NaN rows unknown.
+
+        Raises
+        ------
+        ValueError
+            Naming missing columns or an unknown cell.
+        """
+        if all(name in frame.columns for name in self.feature_names):
+            return frame[self.feature_names].to_numpy(dtype=float)
+        cells = [name.removeprefix("cell=") for name in self.feature_names]
+        if "cell" in frame.columns:
+            names = frame["cell"].astype(str)
+            unknown = sorted(set(names) - set(cells))
+            if unknown:
+                raise ValueError(f"unknown cell {unknown[0]!r}; cells are {cells}")
+        elif "user_id" in frame.columns and self.user_cells:
+            names = frame["user_id"].astype(str).map(self.user_cells)
         else:
-            contexts = np.zeros((len(frame), 1))
-        probabilities = self.policy.predict_proba(contexts)
+            missing = [name for name in self.feature_names if name not in frame.columns]
+            raise ValueError(f"context columns missing: {missing} (or give cell or user_id)")
+        index = pd.Index(cells).get_indexer(names)
+        contexts = np.eye(len(cells))[index]
+        contexts[index < 0] = np.nan
+        return contexts
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        """Action probabilities, one row per input row and one column per arm.
+
+        Every probability is at least ``min_propensity``; rows sum to one.
+        """
+        frame = pd.DataFrame(model_input)
+        n_actions = len(self.action_names)
+        if self.policy.contextual:
+            contexts = self.contexts(frame)
+            known = ~np.isnan(contexts).any(axis=1)
+            probabilities = np.full((len(frame), n_actions), 1.0 / n_actions)
+            if known.any():
+                probabilities[known] = self.policy.predict_proba(contexts[known])
+        else:
+            probabilities = self.policy.predict_proba(np.zeros((len(frame), 1)))
+        floor = getattr(self, "min_propensity", 0.0)
+        probabilities = (1.0 - n_actions * floor) * probabilities + floor
         return pd.DataFrame(probabilities, columns=self.action_names)

@@ -3,13 +3,15 @@
 Shared by ``notebooks/60_bandits.ipynb`` and ``benchmarks/ope.py``. The estimates themselves
 are pure functions of :mod:`workbench.bandits.offline`; this module adds the Optuna objective
 (:class:`LoggedObjective`) and the studies (:func:`tune_policies`), whose trials are nested
-MLflow runs recording the estimate, its interval and, for replay, the matched rounds.
+MLflow runs recording the estimate, its interval and, for replay, the matched rounds; and the
+closed loop's valuation of a new policy on a served decision log (:func:`value_on_decision_log`).
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -20,6 +22,8 @@ from workbench import tuning
 from workbench.bandits import offline, ope
 from workbench.bandits.offline import logged_contexts, logged_value, reward_model
 from workbench.bandits.policies import POLICIES, make_policy
+from workbench.data.curated import CuratedDataset
+from workbench.data.sources import decisions
 
 log = logging.getLogger(__name__)
 
@@ -169,3 +173,154 @@ def report_metrics(
     metrics["held_out_coverage"] = float(held_out["covers"].mean())
     metrics["held_out_mean_abs_error"] = float(held_out["error"].abs().mean())
     return metrics
+
+
+def ingest_decision_log(data: CuratedDataset, path: Path, actions: list[str]) -> pd.Series:
+    """Curate a decision log of ``workbench serve`` into the data set's ``bandit_logs`` table.
+
+    The ``decisions`` source applies the usual quality and privacy rules; the logged user ids
+    are the data set's pseudonyms already (the service pseudonymized them with the same key),
+    so the rounds join with the curated ``users``. The table is a derived one: an erasure
+    removes a forgotten user's rounds, and a new ``10_ingest`` run replaces the data set.
+
+    Parameters
+    ----------
+    data : CuratedDataset
+    path : Path
+        The decision log (JSON lines).
+    actions : list of str
+        The action catalogue (item ids).
+
+    Returns
+    -------
+    Series
+        The ingestion's reconciled counts, with ``bandit_logs_users_joined``: the rounds whose
+        user is in the curated ``users`` table.
+    """
+    ingested = decisions.load(path=path, actions=list(actions))
+    logs = ingested["bandit_logs"]
+    data.write(decisions.TABLE, logs)
+    joined = int(logs["user_id"].isin(data.read("users")["user_id"]).sum())
+    log.info("%s: %d rounds into %s (%d of a curated user)", path, len(logs), data.folder, joined)
+    return pd.concat([ingested["counts"], pd.Series({"bandit_logs_users_joined": joined})])
+
+
+def value_on_decision_log(
+    path: Path,
+    simulator,
+    challenger: np.ndarray,
+    n_bootstrap: int = 200,
+    random_state: int = 0,
+) -> tuple[pd.DataFrame, float, pd.Series]:
+    """The closed loop's last step: a decision log of ``workbench serve`` ingested by the
+    ``decisions`` source (the same quality and privacy rules as every source), then a new
+    policy valued by IPS, SNIPS and DR on the service's own logged propensities, beside its
+    true value in the simulator that drove the service.
+
+    Parameters
+    ----------
+    path : Path
+        The decision log (JSON lines) the simulator's rounds were played into
+        (:func:`workbench.serving.simulate.drive`).
+    simulator : BanditSimulator
+        Its ``action_names`` are the action catalogue (item ids), its cells the contexts.
+    challenger : ndarray of shape (n_cells, n_actions)
+        The new policy's action probabilities per cell.
+    n_bootstrap, random_state : int
+
+    Returns
+    -------
+    estimates : DataFrame
+        One row per estimator (``ips``, ``snips``, ``dr``): ``value, lower, upper, std,
+        relative_error, covers``.
+    true_value : float
+    counts : Series
+        The ingestion's reconciled counts (curated, quarantined, duplicates...).
+
+    Raises
+    ------
+    ValueError
+        When no decision of the log could be used.
+    """
+    ingested = decisions.load(path=path, actions=list(simulator.action_names))
+    logs = ingested["bandit_logs"]
+    if logs.empty:
+        raise ValueError(f"{path}: no usable decision ({dict(ingested['counts'])})")
+    estimates, true_value = offline.value_on_logged_decisions(
+        logs, simulator, challenger, n_bootstrap, random_state
+    )
+    return estimates, true_value, ingested["counts"]
+
+
+@dataclass
+class ClosedLoop:
+    """The closed loop's valuation (:func:`closed_loop`), for the notebook and MLflow.
+
+    Attributes
+    ----------
+    estimates : DataFrame
+        One row per estimator (``ips``, ``snips``, ``dr``): ``value, lower, upper, std,
+        relative_error, covers``.
+    true_value : float
+        The challenger's value in the simulator, recomputed from the record.
+    counts : Series
+        The ingestion's reconciled counts over the whole log, ``simulated_rounds`` (played, per
+        the record) and ``rounds`` (of them, curated and valued).
+    quarantine : DataFrame
+        The decisions the ``decisions`` source quarantined, with their reasons.
+    record : dict
+        The simulation record (:func:`workbench.bandits.offline.read_simulation_record`).
+    """
+
+    estimates: pd.DataFrame
+    true_value: float
+    counts: pd.Series
+    quarantine: pd.DataFrame
+    record: dict = field(repr=False)
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """``closed_loop.``-prefixed figures: the counts, the truth, each estimate and interval."""
+        metrics = {f"closed_loop.{key}": float(value) for key, value in self.counts.items()}
+        metrics["closed_loop.true_value"] = self.true_value
+        metrics["closed_loop.recorded_true_value"] = float(self.record["true_value"])
+        for name, row in self.estimates.iterrows():
+            for column in ("value", "lower", "upper", "relative_error", "covers"):
+                metrics[f"closed_loop.{name}.{column}"] = float(row[column])
+        return metrics
+
+    def table(self) -> pd.DataFrame:
+        """The estimates beside the truth."""
+        return self.estimates.assign(true_value=self.true_value)
+
+
+def closed_loop(
+    decision_log: str | Path, n_bootstrap: int = 200, random_state: int = 0
+) -> ClosedLoop:
+    """The closed loop in the notebook: the service's decision log, ingested by the
+    ``decisions`` source (its quality and privacy rules), and the challenger of the simulation
+    record beside it (``workbench simulate`` writes both) valued by IPS, SNIPS and DR on the
+    service's logged propensities of the simulated rounds, beside its true value.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the log or its simulation record is missing.
+    ValueError
+        When no simulated round of the log could be used.
+    """
+    if not Path(decision_log).is_file():
+        raise FileNotFoundError(f"decision_log: no decision log at {decision_log!r}")
+    simulator, challenger, record = offline.read_simulation_record(decision_log)
+    ingested = decisions.load(path=decision_log, actions=list(simulator.action_names))
+    logs = ingested["bandit_logs"]
+    logs = logs[logs["event_id"].isin(record["event_ids"])].reset_index(drop=True)
+    if logs.empty:
+        raise ValueError(f"{decision_log}: none of the simulated rounds is usable")
+    estimates, true_value = offline.value_on_logged_decisions(
+        logs, simulator, challenger, n_bootstrap, random_state
+    )
+    played = pd.Series({"simulated_rounds": len(record["event_ids"]), "rounds": len(logs)})
+    counts = pd.concat([ingested["counts"], played])
+    log.info("closed loop on %s: %s, truth %.4f", decision_log, dict(counts), true_value)
+    return ClosedLoop(estimates, true_value, counts, ingested["quarantine"], record)
