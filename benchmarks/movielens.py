@@ -11,6 +11,11 @@ part and evaluated once on the test part.
     .venv/bin/python benchmarks/movielens.py --n-trials 30
     .venv/bin/python benchmarks/movielens.py --families ease,als --n-trials 10
     .venv/bin/python benchmarks/movielens.py --families two_tower
+    .venv/bin/python benchmarks/movielens.py --dataset ml-1m --families ease,als --n-trials 10
+
+``--dataset`` runs the same protocol on ml-1m, ml-10m, ml-20m, ml-25m or ml-32m (ratings in
+file order, read by ``workbench.data.sources.movielens``), beside the reference figures
+where they exist (ML-1M: the 2022 run of the benchmark notebook).
     .venv/bin/python benchmarks/movielens.py --families '' \
         --params 'bpr={"factors": 200, "learning_rate": 0.01, "iterations": 200}'
 """
@@ -29,6 +34,7 @@ import pandas as pd
 from common import add_data_arguments
 
 from workbench.data.catalog import dataset_file
+from workbench.data.sources.movielens import FAMILY, read_ratings
 from workbench.data.splits import prepare_splits
 from workbench.evaluation import evaluate, ranking_metrics, recommend_all
 from workbench.evaluation.metrics import ndcg_at_k
@@ -64,12 +70,21 @@ REFERENCE_2025 = pd.DataFrame(
     ],
     columns=["model", "ndcg_at_10", "fit_seconds"],
 ).set_index("model")
+#: ML-1M, the benchmark notebook's 2022 run (recommenders' splitter of that time): nDCG@10.
+REFERENCE_1M = pd.DataFrame(
+    [("BiVAE", 0.4381), ("LightGCN", 0.4239), ("BPR", 0.3909), ("NCF", 0.3580), ("SAR", 0.3135)],
+    columns=["model", "ndcg_at_10"],
+).set_index("model")
 #: The nDCG@10 goal of issue 15 on this split.
 GOAL_NDCG = 0.50
 
 
-def load_ratings(mirror: Path | None, raw_dir: Path) -> pd.DataFrame:
-    """``u.data`` in file order: user_id, item_id, rating, timestamp."""
+def load_ratings(mirror: Path | None, raw_dir: Path, dataset: str = "ml-100k") -> pd.DataFrame:
+    """Ratings in file order: user_id, item_id (int), rating (float), timestamp (int)."""
+    if dataset != "ml-100k":
+        ratings = read_ratings(dataset, raw_dir, mirror)
+        return ratings.astype({"user_id": "int64", "item_id": "int64", "rating": "float64",
+                               "timestamp": "int64"})  # fmt: skip
     path = dataset_file("ml-100k", "u.data", raw_dir, mirror)
     return pd.read_csv(
         path, sep="\t", names=["user_id", "item_id", "rating", "timestamp"], engine="c"
@@ -79,6 +94,7 @@ def load_ratings(mirror: Path | None, raw_dir: Path) -> pd.DataFrame:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_arguments(parser)
+    parser.add_argument("--dataset", choices=["ml-100k", *FAMILY], default="ml-100k")
     collaborative = [n for n, f in catalogue.FAMILIES.items() if not f.needs_item_features]
     parser.add_argument("--families", default=",".join(collaborative))
     parser.add_argument("--n-trials", type=int, default=30, help="Optuna trials per family")
@@ -121,13 +137,14 @@ def fixed_result(spec: str, data, k: int, seed: int) -> FamilyResult:
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    ratings = load_ratings(Path(args.mirror) if args.mirror else None, Path(args.raw_dir))
+    mirror = Path(args.mirror) if args.mirror else None
+    ratings = load_ratings(mirror, Path(args.raw_dir), args.dataset)
     data = prepare_splits(
         ratings, "stratified", 0.75, args.valid_ratio, args.seed, args.n_folds, filter_by="item"
     )
     with tempfile.TemporaryDirectory() as tmp:
         storage = args.storage or f"sqlite:///{tmp}/optuna.db"
-        scope = {"benchmark": "ml-100k", "valid_ratio": args.valid_ratio}
+        scope = {"benchmark": args.dataset, "valid_ratio": args.valid_ratio}
         budget = Budget(args.n_trials, storage, args.seed, args.k, args.timeout, scope)
         results = [fixed_result(spec, data, args.k, args.seed) for spec in args.params]
         for name in filter(None, args.families.split(",")):
@@ -136,7 +153,7 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
             result.metrics["tuning_seconds"] = time.perf_counter() - start
             results.append(result)
     table = comparison_table(results, k=args.k)
-    report(table, results, args.k)
+    report(table, results, args.k, args.dataset)
     time_metrics(next(r for r in results if r.name == table.index[0]), data, args.k)
     return table
 
@@ -163,29 +180,38 @@ def _timed(call) -> float:
     return time.perf_counter() - start
 
 
-def report(table: pd.DataFrame, results, k: int) -> None:
-    """Print the measured table beside the reference one, and the chosen parameters."""
+def report(table: pd.DataFrame, results, k: int, dataset: str = "ml-100k") -> None:
+    """Print the measured table beside the reference ones, and the chosen parameters."""
     columns = table_columns(k)
     timing = ["fit_seconds", "eval_seconds", "tuning_seconds", "n_trials", f"valid_ndcg_at_{k}"]
     pd.set_option("display.width", 160)
     out = sys.stdout
-    out.write("\nMovieLens 100K, stratified per-item 75/25 split, seed 42, k=10\n")
+    out.write(f"\n{dataset}, stratified per-item 75/25 split, seed 42, k={k}\n")
     out.write("\nThis workbench (hyperparameters tuned on a validation split of the train part):\n")
     out.write(table[columns + timing].round(4).to_string() + "\n")
-    out.write("\nReference, README table (runs of 2019-2021, splitter before July 2022):\n")
-    out.write(REFERENCE[[c for c in columns if c in REFERENCE]].to_string() + "\n")
-    out.write("\nReference, notebook run of 2025-07 (recommenders 1.2.1 splitter, this split):\n")
-    out.write(REFERENCE_2025.to_string() + "\n")
+    references = {"ml-100k": REFERENCE_2025, "ml-1m": REFERENCE_1M}
+    reference = references.get(dataset)
+    if dataset == "ml-100k":
+        out.write("\nReference, README table (runs of 2019-2021, splitter before July 2022):\n")
+        out.write(REFERENCE[[c for c in columns if c in REFERENCE]].to_string() + "\n")
+        out.write("\nReference, notebook run of 2025-07 (recommenders 1.2.1 splitter):\n")
+    elif dataset == "ml-1m":
+        out.write("\nReference, benchmark notebook run of 2022 (splitter of that time):\n")
+    else:
+        out.write(f"\nNo published reference figures for {dataset}.\n")
+    if reference is not None:
+        out.write(reference.to_string() + "\n")
     out.write("\nChosen hyperparameters:\n")
     for result in results:
         out.write(f"  {result.name}: {result.params}\n")
     best = table.index[0]
     score = table.loc[best, f"ndcg_at_{k}"]
     verdict = "reached" if score >= GOAL_NDCG else f"not reached, {GOAL_NDCG - score:.4f} short"
+    best_reference = "" if reference is None else (
+        f"best reference {reference['ndcg_at_10'].max():.4f}; ")  # fmt: skip
     out.write(
-        f"\nBest: {best} nDCG@{k} {score:.4f} (best reference "
-        f"{REFERENCE_2025['ndcg_at_10'].max():.4f} in 2025-07; goal {GOAL_NDCG:.2f} {verdict}), "
-        f"fit {table.loc[best, 'fit_seconds']:.1f} s\n"
+        f"\nBest: {best} nDCG@{k} {score:.4f} ({best_reference}goal {GOAL_NDCG:.2f} "
+        f"{verdict}), fit {table.loc[best, 'fit_seconds']:.1f} s\n"
     )
 
 

@@ -18,6 +18,7 @@ def test_the_catalogue_is_the_one_list_of_sources():
         "synthetic",
         "movielens-100k",
         "movielens-latest-small",
+        "movielens",
         "online-retail",
         "files",
     }

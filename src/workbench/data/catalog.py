@@ -23,7 +23,8 @@ class PublishedDataset:
     folder : str
         Folder name below the raw layer and below a mirror.
     files : dict
-        Relative file name -> sha256.
+        Relative file name -> sha256; ``None`` when only the archive's digest is published
+        (the member is trusted through the checked archive, and read unchecked from a mirror).
     archive_url, archive_sha256 : str, optional
         A zip archive whose members are ``folder/<file>``; files are fetched one by one from
         ``file_url`` otherwise.
@@ -67,6 +68,39 @@ CATALOG: dict[str, PublishedDataset] = {
         },
         licence="GroupLens licence, research and non-commercial use",
     ),
+    # The MovieLens family below: the archives' sha256 are those pinned by TensorFlow Datasets
+    # (tensorflow/datasets, tensorflow_datasets/url_checksums/movielens.txt, which also pins
+    # ml-100k's, equal to ours). GroupLens publishes no member digests, so members are
+    # trusted through the checked archive (``None``). No public sha256 of ml-10m.zip or
+    # ml-32m.zip was found (only md5): those two load from a mirror folder only.
+    **{
+        name: PublishedDataset(
+            folder=name,
+            archive_url=f"https://files.grouplens.org/datasets/movielens/{name}.zip",
+            archive_sha256=sha256,
+            files=dict.fromkeys(members),
+            licence="GroupLens licence, research and non-commercial use, no redistribution",
+        )
+        for name, sha256, members in (
+            (
+                "ml-1m",
+                "a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20",
+                ("ratings.dat", "users.dat", "movies.dat"),
+            ),
+            ("ml-10m", None, ("ratings.dat", "movies.dat")),
+            (
+                "ml-20m",
+                "96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3",
+                ("ratings.csv", "movies.csv"),
+            ),
+            (
+                "ml-25m",
+                "8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa",
+                ("ratings.csv", "movies.csv"),
+            ),
+            ("ml-32m", None, ("ratings.csv", "movies.csv")),
+        )
+    },
     "tmdb-5000": PublishedDataset(
         folder="tmdb-5000",
         files={
@@ -132,11 +166,18 @@ def dataset_file(dataset: str, name: str, raw_dir: Path, mirror: Path | None = N
     Raises
     ------
     FileNotFoundError, ChecksumError
-        With the file's path and the expected digest.
+        With the file's path and the expected digest; FileNotFoundError too for a data set
+        with no published digest at all (ml-10m, ml-32m) when no mirror holds it.
     """
     published = CATALOG[dataset]
     sha256 = published.files[name]
     relative = f"{published.folder}/{name}"
+    unchecked = sha256 is None and published.archive_sha256 is None
+    if mirror is None and unchecked and not (Path(raw_dir) / relative).is_file():
+        raise FileNotFoundError(
+            f"{dataset}: no trustworthy sha256 of {published.archive_url} is published, so it "
+            f"is not downloaded; extract it and pass a mirror folder holding {relative}"
+        )
     if mirror is not None or published.archive_url is None:
         url = published.file_url + name if published.file_url else None
         return fetch(relative, url, sha256, Path(raw_dir), mirror)

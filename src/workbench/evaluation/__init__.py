@@ -3,9 +3,17 @@
 from workbench.evaluation.evaluate import (
     evaluate,
     evaluate_cold,
+    evaluate_cold_only,
     ranking_metrics,
     recommend_all,
     validation_score,
 )
 
-__all__ = ["evaluate", "evaluate_cold", "ranking_metrics", "recommend_all", "validation_score"]
+__all__ = [
+    "evaluate",
+    "evaluate_cold",
+    "evaluate_cold_only",
+    "ranking_metrics",
+    "recommend_all",
+    "validation_score",
+]

@@ -6,6 +6,11 @@ one estimator over k-means, Gaussian mixtures, agglomerative clustering, DBSCAN 
 Every algorithm gets a ``predict`` that assigns unseen users: k-means and mixtures natively,
 agglomerative by nearest centroid, DBSCAN and HDBSCAN by the nearest neighbours among the
 clustered (non-noise) training points.
+
+Large user tables: beyond ``max_fit_samples`` points k-means becomes ``MiniBatchKMeans`` on
+all of them, and the other algorithms (quadratic in time or memory: agglomerative, DBSCAN,
+HDBSCAN; the mixture's restarts) fit on a seeded sample of that size, the other points taking
+the persona ``predict`` gives them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import logging
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans
+from sklearn.cluster import DBSCAN, HDBSCAN, AgglomerativeClustering, KMeans, MiniBatchKMeans
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import pairwise_distances_argmin
@@ -28,6 +33,9 @@ from sklearn.utils.validation import check_is_fitted, check_random_state, valida
 log = logging.getLogger(__name__)
 
 ALGORITHMS = ("kmeans", "gmm", "agglomerative", "dbscan", "hdbscan")
+#: Points beyond which k-means goes mini-batch and the other algorithms fit on a sample:
+#: agglomerative clustering took 41 s for five fits on 10,000 points, 1.1 s on 3,000.
+MAX_FIT_SAMPLES = 3_000
 
 #: Feature groups a segmentation can use; a column family is a prefix ending in ``_``.
 FEATURE_GROUPS: dict[str, dict[str, tuple[str, ...]]] = {
@@ -143,12 +151,16 @@ class PersonaClusterer(ClusterMixin, BaseEstimator):
         Neighbours voting on an unseen point's persona (DBSCAN, HDBSCAN).
     n_init : int
         Restarts of k-means and the mixture.
+    max_fit_samples : int
+        Above this many points, k-means runs as ``MiniBatchKMeans`` and the other algorithms
+        fit on a seeded sample of this size (see the module docstring).
     random_state : int, RandomState or None
 
     Attributes
     ----------
     labels_ : ndarray of shape (n_samples,)
-        Persona of each training point; -1 is noise (DBSCAN, HDBSCAN only).
+        Persona of each training point; -1 is noise (DBSCAN, HDBSCAN only, and only among
+        the fitted sample beyond ``max_fit_samples``).
     n_clusters_ : int
         Personas found (noise excluded).
     cluster_centers_ : ndarray of shape (n_clusters_, n_features)
@@ -171,6 +183,7 @@ class PersonaClusterer(ClusterMixin, BaseEstimator):
         min_cluster_size: int = 5,
         n_neighbors: int = 5,
         n_init: int = 4,
+        max_fit_samples: int = MAX_FIT_SAMPLES,
         random_state: int | np.random.RandomState | None = None,
     ):
         self.algorithm = algorithm
@@ -182,6 +195,7 @@ class PersonaClusterer(ClusterMixin, BaseEstimator):
         self.min_cluster_size = min_cluster_size
         self.n_neighbors = n_neighbors
         self.n_init = n_init
+        self.max_fit_samples = max_fit_samples
         self.random_state = random_state
 
     def fit(self, X, y=None):
@@ -189,23 +203,37 @@ class PersonaClusterer(ClusterMixin, BaseEstimator):
         X = validate_data(self, X, dtype=np.float64)
         if self.algorithm not in ALGORITHMS:
             raise ValueError(f"algorithm={self.algorithm!r}; expected one of {ALGORITHMS}")
-        self.model_ = self._make_model(check_random_state(self.random_state))
-        self.labels_ = np.asarray(self.model_.fit_predict(X), dtype=np.int64)
-        clustered = self.labels_ >= 0
-        found = np.unique(self.labels_[clustered])
+        random_state = check_random_state(self.random_state)
+        large = len(X) > self.max_fit_samples
+        self.model_ = self._make_model(random_state, minibatch=large)
+        rows = None
+        if large and self.algorithm != "kmeans":
+            rows = np.sort(random_state.choice(len(X), self.max_fit_samples, replace=False))
+        fitted = X if rows is None else X[rows]
+        labels = np.asarray(self.model_.fit_predict(fitted), dtype=np.int64)
+        clustered = labels >= 0
+        found = np.unique(labels[clustered])
         self.n_clusters_ = len(found)
-        self.cluster_centers_ = np.array([X[self.labels_ == k].mean(axis=0) for k in found])
+        self.cluster_centers_ = np.array([fitted[labels == k].mean(axis=0) for k in found])
         self.cluster_centers_ = self.cluster_centers_.reshape(len(found), X.shape[1])
+        self.labels_ = labels
         self.assigner_ = None
         if self.algorithm in ("dbscan", "hdbscan") and clustered.any():
             k = min(self.n_neighbors, int(clustered.sum()))
             self.assigner_ = KNeighborsClassifier(n_neighbors=k)
-            self.assigner_.fit(X[clustered], self.labels_[clustered])
+            self.assigner_.fit(fitted[clustered], labels[clustered])
+        if rows is not None:
+            self.labels_ = self.predict(X)
+            self.labels_[rows] = labels
         return self
 
-    def _make_model(self, random_state: np.random.RandomState):
-        """The unfitted underlying clusterer."""
+    def _make_model(self, random_state: np.random.RandomState, minibatch: bool = False):
+        """The unfitted underlying clusterer (``MiniBatchKMeans`` for k-means if ``minibatch``)."""
         seed = random_state.randint(np.iinfo(np.int32).max)
+        if self.algorithm == "kmeans" and minibatch:
+            return MiniBatchKMeans(
+                self.n_clusters, n_init=self.n_init, batch_size=4096, random_state=seed
+            )
         if self.algorithm == "kmeans":
             return KMeans(self.n_clusters, n_init=self.n_init, random_state=seed)
         if self.algorithm == "gmm":

@@ -14,6 +14,10 @@ true groups are close. ``choose_trial`` therefore follows stability-based model 
 (Ben-Hur et al. 2002, Lange et al. 2004): among trials that are well separated (score within
 ``tolerance`` of the best) and reproduced by bootstrap refits (stability >= ``stable_ari``), it
 takes the one with the most personas; when no trial is that stable, the best score wins.
+
+On large user tables the scores stay cheap: silhouette is computed on a fixed-seed sample of
+``sample_size`` points, and stability refits on bootstrap subsamples of at most
+``max_samples`` points, compared on a fixed evaluation sample of that size.
 The search starts with a k-means sweep over the range of personas (``seed_study``), so every
 size has a baseline before the sampler explores the other algorithms.
 """
@@ -33,7 +37,7 @@ from sklearn.metrics import (
 )
 from sklearn.utils import check_random_state
 
-from workbench.segments.personas import PersonaClusterer
+from workbench.segments.personas import MAX_FIT_SAMPLES, PersonaClusterer
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +47,7 @@ OBJECTIVE_VERSION = 2
 
 
 def partition_scores(
-    X: np.ndarray, labels: np.ndarray, sample_size: int = 2000, random_state: int | None = None
+    X: np.ndarray, labels: np.ndarray, sample_size: int = 2000, random_state: int | None = 0
 ) -> dict[str, float]:
     """Internal quality of a partition, noise (label -1) excluded.
 
@@ -54,6 +58,7 @@ def partition_scores(
     sample_size : int
         Silhouette is computed on at most this many points (it is quadratic).
     random_state : int or None
+        Draws the silhouette sample (fixed by default: same data, same score).
 
     Returns
     -------
@@ -90,8 +95,13 @@ def bootstrap_stability(
     n_bootstrap: int = 5,
     random_state: int | None = None,
     reference: np.ndarray | None = None,
+    max_samples: int | None = None,
 ) -> np.ndarray:
     """Adjusted Rand index of bootstrap refits against the full fit, on every point.
+
+    With ``max_samples`` below ``n_samples``, each refit is on a bootstrap subsample of
+    ``max_samples`` points and the ARI is taken on a fixed random set of ``max_samples``
+    points (the same for every refit), so the cost stops growing with the users.
 
     Parameters
     ----------
@@ -102,6 +112,8 @@ def bootstrap_stability(
     random_state : int or None
     reference : ndarray of shape (n_samples,), optional
         Predictions of the full fit, when already known.
+    max_samples : int or None
+        Size of the refits' subsamples and of the evaluation set (None: ``n_samples``).
 
     Returns
     -------
@@ -111,10 +123,15 @@ def bootstrap_stability(
     rng = check_random_state(random_state)
     if reference is None:
         reference = clone(estimator).fit(X).predict(X)
+    size = len(X) if max_samples is None else min(len(X), max_samples)
+    scored = np.arange(len(X))
+    if size < len(X):
+        scored = np.sort(rng.choice(len(X), size, replace=False))
     values = np.empty(n_bootstrap)
     for b in range(n_bootstrap):
-        rows = rng.randint(0, len(X), len(X))
-        values[b] = adjusted_rand_score(reference, clone(estimator).fit(X[rows]).predict(X))
+        rows = rng.randint(0, len(X), size)
+        refit = clone(estimator).fit(X[rows])
+        values[b] = adjusted_rand_score(reference[scored], refit.predict(X[scored]))
     return values
 
 
@@ -203,7 +220,7 @@ def suggest_params(
     eps_range : (float, float)
         Bounds on DBSCAN's radius, from the data's neighbour distances.
     n_samples : int
-        Training points, bounding HDBSCAN's smallest cluster.
+        Points a fit sees (at most ``MAX_FIT_SAMPLES``), bounding HDBSCAN's smallest cluster.
     """
     algorithm = trial.suggest_categorical("algorithm", list(algorithms))
     params: dict = {"algorithm": algorithm}
@@ -225,15 +242,26 @@ def suggest_params(
     return params
 
 
-def evaluate_params(params: dict, X: np.ndarray, n_bootstrap: int, random_state: int) -> dict:
-    """Fit ``PersonaClusterer(**params)`` on ``X``; its partition scores and stability."""
+def evaluate_params(
+    params: dict,
+    X: np.ndarray,
+    n_bootstrap: int,
+    random_state: int,
+    max_samples: int = MAX_FIT_SAMPLES,
+) -> dict:
+    """Fit ``PersonaClusterer(**params)`` on ``X``; its partition scores and stability.
+
+    Stability refits on bootstrap subsamples of at most ``max_samples`` points.
+    """
     clusterer = PersonaClusterer(**params, random_state=random_state).fit(X)
     scores = partition_scores(X, clusterer.labels_, random_state=random_state)
     if scores["n_personas"] < 2:
         scores["stability"] = 0.0
         return scores
     reference = clusterer.predict(X)
-    stability = bootstrap_stability(clusterer, X, n_bootstrap, random_state, reference=reference)
+    stability = bootstrap_stability(
+        clusterer, X, n_bootstrap, random_state, reference=reference, max_samples=max_samples
+    )
     scores["stability"] = float(stability.mean())
     scores["stability_min"] = float(stability.min())
     return scores

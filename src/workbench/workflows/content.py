@@ -11,7 +11,10 @@ split already (:func:`workbench.data.coldstart.prepare_cold_start`), with item p
    many epochs on the training part;
 3. :func:`run_models`: all of them, each in its own nested run, evaluated overall and on the
    cold-start subset (``coldstart_*``, the test pairs of items with fewer than ``N`` training
-   interactions, which includes every withheld item).
+   interactions, which includes every withheld item);
+4. :func:`cold_only_table`: the cold-only protocol (withheld items ranked among the withheld
+   items only) for every model beside the genre-popularity baseline, with paired bootstrap
+   intervals over users of each model's nDCG difference to it.
 """
 
 from __future__ import annotations
@@ -30,12 +33,14 @@ from sklearn.base import clone
 
 from workbench import tuning
 from workbench.data.coldstart import ColdStartData
-from workbench.evaluation import evaluate_cold, validation_score
+from workbench.evaluation import evaluate_cold, evaluate_cold_only, validation_score
+from workbench.evaluation.compare import paired_bootstrap
 from workbench.evaluation.early_stopping import EarlyStopping
 from workbench.features.context import user_context_features
-from workbench.features.text import ItemProfiles, item_representations
+from workbench.features.text import ItemProfiles, category_indicators, item_representations
 from workbench.models import content, hybrid, neural
 from workbench.models.base import Recommender
+from workbench.models.popularity import GenrePopularity
 from workbench.workflows.results import FamilyResult, tracked
 
 log = logging.getLogger(__name__)
@@ -56,12 +61,15 @@ class ContentInputs:
         TF-IDF SVD vectors next to category indicators (two-tower item tower).
     user_features : (ndarray, ndarray), each of shape (n_users, n_user_features)
         Context habits computed from the fit part (tuning) and the training part (final).
+    categories : ndarray of shape (n_items, n_categories)
+        Genre indicators (the genre-popularity baseline).
     """
 
     data: ColdStartData
     profiles: ItemProfiles
     dense: np.ndarray
     user_features: tuple[np.ndarray, np.ndarray]
+    categories: np.ndarray | None = None
 
 
 def content_inputs(
@@ -78,7 +86,7 @@ def content_inputs(
         user_context_features(events, getattr(m, part), m.users, m.items)
         for part in ("fit", "train")
     )
-    return ContentInputs(data, profiles, dense, users)
+    return ContentInputs(data, profiles, dense, users, category_indicators(items, m.items))
 
 
 class ScoringObjective:
@@ -280,3 +288,55 @@ def run_models(
         "two_tower", STAGE, lambda: tune_two_tower(inputs, two_tower, budget, two_tower_trials)
     )
     return [content_result, *hybrids, two_tower_result]
+
+
+BASELINE = "genre_popularity"
+
+
+def genre_popularity(inputs: ContentInputs, k: int = 10) -> FamilyResult:
+    """The genre-popularity baseline fit on the training part, evaluated like the others."""
+    if inputs.categories is None:
+        raise ValueError("inputs.categories is None: build inputs with content_inputs")
+    model = GenrePopularity()
+    fit_seconds = _refit(model, inputs.data.matrices.train, item_features=inputs.categories)
+    scores = {**evaluate_cold(model, inputs.data, k), "fit_seconds": fit_seconds}
+    return FamilyResult(BASELINE, model, {}, float("nan"), scores, 0, k)
+
+
+def cold_only_table(
+    results: list[FamilyResult],
+    data: ColdStartData,
+    k: int = 10,
+    n_bootstrap: int = 1000,
+    seed: int = 42,
+    baseline: str = BASELINE,
+) -> pd.DataFrame:
+    """The cold-only protocol for every result, each against the ``baseline`` result.
+
+    Each model's per-user nDCG@k on the withheld items is paired with the baseline's over
+    the same users and resampled (``paired_bootstrap``, users with replacement).
+
+    Returns
+    -------
+    DataFrame indexed by result name
+        ``cold_only_ndcg_at_<k>``, ``cold_only_recall_at_<k>``, ``vs_<baseline>`` (mean
+        per-user nDCG difference) and its 95% interval ``ci_low`` / ``ci_high``;
+        ``table.attrs`` holds ``cold_only_users`` and ``cold_only_items``.
+    """
+    evaluated = {r.name: evaluate_cold_only(r.model, data, k) for r in results}
+    if baseline not in evaluated:
+        raise ValueError(f"baseline {baseline!r} is not among the results {list(evaluated)}")
+    base_users = evaluated[baseline][1]
+    rows = {}
+    for name, (scores, per_user) in evaluated.items():
+        diff = paired_bootstrap(per_user, base_users, n_bootstrap, random_state=seed)
+        rows[name] = {
+            f"cold_only_ndcg_at_{k}": scores[f"cold_only_ndcg_at_{k}"],
+            f"cold_only_recall_at_{k}": scores[f"cold_only_recall_at_{k}"],
+            f"vs_{baseline}": diff.difference,
+            "ci_low": diff.lower,
+            "ci_high": diff.upper,
+        }
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.attrs.update({key: scores[key] for key in ("cold_only_users", "cold_only_items")})
+    return table

@@ -20,7 +20,7 @@ from sklearn.neighbors import NearestNeighbors
 from threadpoolctl import threadpool_limits
 
 from workbench import tuning
-from workbench.segments.personas import ALGORITHMS
+from workbench.segments.personas import ALGORITHMS, MAX_FIT_SAMPLES
 from workbench.segments.selection import (
     METRIC,
     OBJECTIVE_VERSION,
@@ -72,12 +72,18 @@ class PersonaObjective:
         unknown = sorted(set(self.algorithms) - set(ALGORITHMS))
         if unknown:
             raise ValueError(f"unknown algorithm(s) {unknown}; known: {ALGORITHMS}")
-        distances, _ = NearestNeighbors(n_neighbors=10).fit(self.X).kneighbors(self.X)
+        rng = np.random.default_rng(self.random_state)  # distances in a sample of a fit's size
+        sample = self.X[rng.choice(len(self.X), min(len(self.X), MAX_FIT_SAMPLES), replace=False)]
+        distances, _ = NearestNeighbors(n_neighbors=10).fit(sample).kneighbors(sample)
         self.eps_range = tuple(float(q) for q in np.quantile(distances[:, -1], [0.2, 0.95]))
 
     def __call__(self, trial: optuna.Trial) -> float:
         params = suggest_params(
-            trial, tuple(self.algorithms), tuple(self.n_personas), self.eps_range, len(self.X)
+            trial,
+            tuple(self.algorithms),
+            tuple(self.n_personas),
+            self.eps_range,
+            min(len(self.X), MAX_FIT_SAMPLES),
         )
         twin = _completed_twin(trial)
         if twin is not None:  # the sampler proposed a configuration already scored
