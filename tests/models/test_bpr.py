@@ -22,9 +22,9 @@ def test_negatives_are_uniform_over_unseen_items(monkeypatch, cells):
     matrix = _popular_matrix()
     seen = bpr._seen_lookup(matrix)
     users = np.repeat(np.arange(200), 500)
-    negatives = bpr._unseen_negatives(users, seen, 20, np.random.RandomState(0))
+    negatives = bpr._unseen_negatives(users, seen, 20, np.random.RandomState(0), tries=10)
     drawn = negatives >= 0
-    assert drawn.mean() > 0.999  # a sample is skipped only after 10 seen draws in a row
+    assert drawn.mean() > 0.999  # a sample is skipped only after 11 seen draws in a row
     assert not matrix[users[drawn], negatives[drawn]].any()  # never a training pair
     counts = np.bincount(negatives[(users == 0) & drawn], minlength=20)
     assert counts[1:10].sum() == 0 and counts[0] > 0
@@ -32,6 +32,17 @@ def test_negatives_are_uniform_over_unseen_items(monkeypatch, cells):
     others = np.bincount(negatives[users > 0], minlength=20)[1:]
     assert (negatives[users > 0] >= 0).all()
     assert others.min() > 0.9 * others.mean()
+
+
+def test_a_seen_draw_skips_the_sample_by_default():
+    matrix = _popular_matrix()
+    users = np.repeat(np.arange(200), 500)
+    negatives = bpr._unseen_negatives(users, bpr._seen_lookup(matrix), 20, np.random.RandomState(0))
+    skipped = negatives < 0
+    # user 0 has seen 9 of 20 items, the others 1 of 20: cornac's rule, no second draw
+    assert abs(skipped[users == 0].mean() - 9 / 20) < 0.07
+    assert abs(skipped[users > 0].mean() - 1 / 20) < 0.01
+    assert not matrix[users[~skipped], negatives[~skipped]].any()
 
 
 def test_scatter_add_sums_repeated_rows():
