@@ -188,7 +188,8 @@ def report(table: pd.DataFrame, results, k: int, dataset: str = "ml-100k") -> No
     out = sys.stdout
     out.write(f"\n{dataset}, stratified per-item 75/25 split, seed 42, k={k}\n")
     out.write("\nThis workbench (hyperparameters tuned on a validation split of the train part):\n")
-    out.write(table[columns + timing].round(4).to_string() + "\n")
+    shown = columns + [name for name in timing if name in table.columns]  # fixed runs: no tuning
+    out.write(table[shown].round(4).to_string() + "\n")
     references = {"ml-100k": REFERENCE_2025, "ml-1m": REFERENCE_1M}
     reference = references.get(dataset)
     if dataset == "ml-100k":

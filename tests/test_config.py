@@ -83,3 +83,13 @@ def test_pseudonym_key_from_the_environment_else_the_project_key_file(tmp_path, 
     monkeypatch.delenv("WORKBENCH_PSEUDONYM_KEY")
     created = pseudonym_key(paths)
     assert paths.pseudonym_key_file.is_file() and pseudonym_key(paths) == created
+
+
+def test_engine_is_chosen_in_the_configuration_and_a_typo_is_named(tmp_path):
+    config = load_pipeline_config(_write(tmp_path, VALID), NOTEBOOKS)
+    assert (config.engine, config.spark_master) == ("pandas", "local[*]")
+    text = VALID + "engine: spark\nspark_master: spark://head:7077\n"
+    config = load_pipeline_config(_write(tmp_path, text), NOTEBOOKS)
+    assert (config.engine, config.spark_master) == ("spark", "spark://head:7077")
+    with pytest.raises(ConfigError, match=r"engine: .*\(got 'sprak'\)"):
+        load_pipeline_config(_write(tmp_path, VALID + "engine: sprak\n"), NOTEBOOKS)

@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from workbench.data.sources import source_names
+from workbench.engines import DEFAULT_MASTER
 
 #: Names a configuration's ``data.source`` may take: the source catalogue's.
 SOURCES = source_names()
@@ -149,6 +150,12 @@ class PipelineConfig(_Strict):
     data: DataConfig
     seed: int = 42
     smoke: bool = False
+    engine: Literal["pandas", "spark"] = Field(
+        default="pandas", description="where ingestion and user features run"
+    )
+    spark_master: str = Field(
+        default=DEFAULT_MASTER, description="Spark master URL (engine: spark)"
+    )
     parameters: dict[str, Any] = Field(
         default_factory=dict, description="passed to every notebook that declares them"
     )

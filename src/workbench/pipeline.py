@@ -140,6 +140,8 @@ def common_parameters(
         "mirror": mirror or "",
         "seed": config.seed,
         "smoke": config.smoke,
+        "engine": config.engine,
+        "spark_master": config.spark_master,
         "register": True,
         "fresh": fresh,
         "warm_start": incremental,

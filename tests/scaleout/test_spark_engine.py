@@ -133,3 +133,57 @@ def test_spark_als_is_comparable_to_implicit_als_on_movielens_100k(spark, mirror
           f"spark {found['spark']['ndcg_at_10']:.4f}, difference {difference:+.4f}")  # fmt: skip
     assert found["implicit"]["ndcg_at_10"] > 0.2 and found["spark"]["ndcg_at_10"] > 0.2
     assert abs(difference) < 0.1
+
+
+def test_both_engines_compute_equal_engagement_and_context(spark, both_engines):
+    from workbench.engines.spark_features import SparkFeatures
+    from workbench.features.context import context
+    from workbench.features.engagement import engagement
+
+    events = both_engines[0].tables["events"]
+    as_of = pd.Timestamp("2026-06-01", tz="UTC")
+    kernels = SparkFeatures(spark)
+    # sessions as the source gives them, then inferred from 30-minute pauses
+    for table in (events, events.drop(columns="session_id")):
+        expected = engagement(table, as_of)
+        pd.testing.assert_frame_equal(kernels.engagement(table, as_of), expected)
+    expected = context(events, as_of)
+    assert {"device_mobile", "main_device", "main_channel"} <= set(expected.columns)
+    pd.testing.assert_frame_equal(kernels.context(events, as_of), expected, check_dtype=False)
+
+
+def test_engine_spark_writes_the_curated_layer_the_pandas_engine_writes(spark, tmp_path):
+    from workbench.engines import select
+
+    settings = default_settings("synthetic", pseudonym_key=KEY, as_of="2026-06-01T00:00:00Z")
+    options = {"n_users": 120, "n_items": 50, "n_days": 15}
+    # rows come back in many Arrow batches, as from a large input (same file bytes even so)
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", "500")
+    found = {}
+    try:
+        for name in ("pandas", "spark"):
+            engine = select(name, "local[2]")
+            found[name] = engine.ingest("synthetic", tmp_path / name, tmp_path / "raw",
+                                        options=options, settings=settings, seed=7)  # fmt: skip
+    finally:
+        spark.conf.unset("spark.sql.execution.arrow.maxRecordsPerBatch")
+    assert found["spark"].digest == found["pandas"].digest
+    assert found["spark"].curation.counts == found["pandas"].curation.counts
+    files = sorted(p.name for p in (tmp_path / "spark").iterdir())
+    assert files == sorted(p.name for p in (tmp_path / "pandas").iterdir())
+
+
+def test_engine_spark_assembles_the_pandas_curation_of_planted_defects(spark, both_engines):
+    """Tables, quarantine, field issues and counts (issues included) of the whole curation."""
+    from workbench.engines import spark_curate
+
+    expected = both_engines[0]
+    settings = default_settings("synthetic", pseudonym_key=KEY, as_of="2026-06-01T00:00:00Z")
+    found = spark_curate.curate(planted(), settings, spark)
+    assert found.tables.keys() == expected.tables.keys()
+    for name, table in expected.tables.items():
+        pd.testing.assert_frame_equal(found.tables[name], table)
+    pd.testing.assert_frame_equal(found.quarantine, expected.quarantine)
+    pd.testing.assert_frame_equal(found.issues, expected.issues)
+    assert found.counts == expected.counts
+    np.testing.assert_array_equal(found.event_rows, expected.event_rows)

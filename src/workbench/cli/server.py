@@ -46,11 +46,16 @@ def cmd_start(args: argparse.Namespace) -> int:
     except server.ServerError as error:
         print(f"workbench: server: {error}", file=sys.stderr)
         return 1
+    _announce(state)
+    return 0
+
+
+def _announce(state) -> None:
+    """Where the server listens, and the exports that point runs and studies at it."""
     print(
         f"workbench: MLflow server on {state.tracking_uri} (PostgreSQL 127.0.0.1:{state.pg_port})"
     )
     print(_exports(state))
-    return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
@@ -64,10 +69,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     if state is None:
         print("workbench: no server running (runs track to the embedded SQLite store)")
         return 3
-    print(
-        f"workbench: MLflow server on {state.tracking_uri} (PostgreSQL 127.0.0.1:{state.pg_port})"
-    )
-    print(_exports(state))
+    _announce(state)
     return 0
 
 

@@ -83,6 +83,21 @@ def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings | None = Non
     settings = settings or CurationSettings()
     key = _key(settings)
     tables = {name: prepare(frame, name) for name, frame in raw.items() if name in SPECS}
+    parts = dimension_parts(tables, settings)
+    parts.events = curate_events(tables["events"], settings, *known_ids(parts))
+    parts.keyed = output.keyed_id_columns(parts.events.typed)
+    return finish(parts, settings, key)
+
+
+def dimension_parts(tables: dict[str, pd.DataFrame], settings: CurationSettings) -> Parts:
+    """Users (linked), items and consent triaged; ``events`` and ``keyed`` left to fill.
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Prepared tables (``triage.prepare``); ``events`` is not read.
+    settings : CurationSettings
+    """
     items = start(tables["items"], "items", settings) if "items" in tables else None
     if items is not None:
         mark_repeated_keys(items, "item_id", conflicts_rejected=False)
@@ -91,20 +106,27 @@ def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings | None = Non
         if "users" in tables
         else (None, dedup.empty_merges(), linkage.empty_review())
     )
-    known_users = (
-        None if users is None else users.typed.loc[users.kept | users.duplicate, "user_id"]
-    )
+    parts = Parts(None, users, items, None, merges, review, ())
+    if "consent" in tables:
+        parts.consent = curate_consent(tables["consent"], settings, known_ids(parts)[0])
+    return parts
+
+
+def known_ids(parts: Parts) -> tuple[pd.Series | None, pd.Series | None]:
+    """Raw user ids and item ids events may use (None: the table is absent)."""
+    users, items = parts.users, parts.items
     known_items = None if items is None else items.curated()["item_id"]
-    events = curate_events(tables["events"], settings, known_users, known_items)
-    consent = (
-        curate_consent(tables["consent"], settings, known_users) if "consent" in tables else None
-    )
-    parts = Parts(
-        events, users, items, consent, merges, review, output.keyed_id_columns(events.typed)
-    )
+    if users is None:
+        return None, known_items
+    return users.typed.loc[users.kept | users.duplicate, "user_id"], known_items
+
+
+def finish(parts: Parts, settings: CurationSettings, key: bytes) -> Curation:
+    """Erasures and pseudonyms applied to every part, duplicates marked, the outcome assembled."""
+    events = parts.events
     for part in parts.all():
         if "user_id" in part.typed:
-            erase_and_pseudonymize(part, merges, settings, key)
+            erase_and_pseudonymize(part, parts.merges, settings, key)
     output.pseudonymize_id_columns(events.typed, key, parts.keyed)
     mark_duplicate_events(events, settings)
     return assemble(parts, settings, key)

@@ -232,6 +232,7 @@ def update(
     feed: Feed = Feed(),
     replace_existing: bool = False,
     checks: Iterable[Callable[[Path, dict], None]] = (),
+    curator: Callable[[dict, CurationSettings], Curation] = curate,
 ) -> Update:
     """Curate a batch of raw tables and fold it into the curated data set in ``curated_dir``.
 
@@ -250,6 +251,8 @@ def update(
         Start the data set afresh from this batch (erasures are still honoured).
     checks : iterable of callable
         Run on the staged version before it replaces the current one (``checks``).
+    curator : callable
+        ``curator(raw, settings) -> Curation``: ``curate`` (pandas), or another engine's.
 
     Returns
     -------
@@ -258,7 +261,7 @@ def update(
     folder = Path(curated_dir)
     settings = replace(settings, erased=settings.erased | privacy.erased_pseudonyms(folder))
     existing, manifest = read_existing(folder)
-    curation = curate(raw, settings)
+    curation = curator(raw, settings)
     batch = {**curation.tables, "quarantine": curation.quarantine, "issues": curation.issues}
     extra = {"source": source, "dropped_columns": curation.dropped_columns}
     key = feed.key(source, raw)

@@ -12,13 +12,14 @@ watermark, accepts late events inside a window, and writes nothing when nothing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import pandas as pd
 
 from workbench.data import checks, incremental, store
-from workbench.data.curate import Curation, CurationSettings
+from workbench.data.curate import Curation, CurationSettings, curate
 from workbench.data.errors import IngestFailed
 from workbench.data.linkage import LinkageRules
 from workbench.data.sources import get_source, load_source
@@ -245,6 +246,7 @@ def ingest(
     settings: CurationSettings | None = None,
     seed: int | None = None,
     incremental_run: bool = False,
+    curator: Callable[[dict, CurationSettings], Curation] = curate,
 ) -> IngestResult:
     """Load ``source``, curate it and write it to ``curated_dir``.
 
@@ -271,6 +273,9 @@ def ingest(
     incremental_run : bool
         Append to the existing data set by the feed's watermark; by default (False) the
         data set is replaced.
+    curator : callable
+        ``curator(raw, settings) -> Curation``: the pandas engine's ``curate`` by default;
+        ``workbench.engines.Engine.ingest`` passes Spark's.
 
     Returns
     -------
@@ -300,6 +305,7 @@ def ingest(
             feed=feed,
             replace_existing=not incremental_run,
             checks=checks.staged_checks(settings.window(), figures),
+            curator=curator,
         )
     except Exception as error:
         raise IngestFailed(f"{type(error).__name__}: {error}\n{_state(folder)}") from error

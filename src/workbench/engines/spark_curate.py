@@ -27,19 +27,28 @@ import numpy as np
 import pandas as pd
 
 from workbench.data import dedup, output, privacy
+from workbench.data.assemble import Curation, assemble
 from workbench.data.contract import TIMESTAMP_DTYPE
+from workbench.data.curate import dimension_parts, known_ids
 from workbench.data.fields import SPECS
 from workbench.data.quality import (
     QUARANTINE_COLUMNS,
     REASONS,
+    FieldIssues,
     Verdicts,
     quarantine_records,
     reconcile,
 )
 from workbench.data.settings import CurationSettings
 from workbench.data.standardize import normalize_column_names
+from workbench.data.triage import (
+    TablePart,
+    curate_users,
+    erase_and_pseudonymize,
+    prepare,
+    start,
+)
 from workbench.data.triage import curate_events as triage_events
-from workbench.data.triage import curate_users, erase_and_pseudonymize, prepare, start
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +64,9 @@ class SparkCuration:
     events: object
     quarantine: object
     counts: dict[str, int]
+    fates: object = None
+    """Every row: its curated form, ``_row``, ``_reason``, ``_column``, ``_duplicate``,
+    ``_erased`` and ``_issues`` (``column:issue;`` pairs of optional values set to null)."""
 
     def to_pandas(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """``(events, quarantine)`` on the driver, in source order, typed as the contract."""
@@ -124,7 +136,8 @@ def _spark_schema(columns: list[str]):
 
     fields = [T.StructField(column, kind(column)) for column in columns]
     extra = [(ROW, T.LongType()), ("_reason", T.IntegerType()), ("_column", T.StringType()),
-             ("_erased", T.BooleanType()), ("_signature", T.LongType())]  # fmt: skip
+             ("_erased", T.BooleanType()), ("_signature", T.LongType()),
+             ("_issues", T.StringType())]  # fmt: skip
     return T.StructType(fields + [T.StructField(name, kind) for name, kind in extra])
 
 
@@ -133,9 +146,10 @@ def triage_batch(batch, columns, settings, key, keyed, known_users, known_items,
 
     Returns
     -------
-    DataFrame of shape (n_rows, len(columns) + 5)
+    DataFrame of shape (n_rows, len(columns) + 6)
         The curated form of every row (``columns``), its source row, first reason code
-        (0: none), column at fault, whether its user was erased, and a content signature.
+        (0: none), column at fault, whether its user was erased, a content signature and its
+        field issues (``column:issue;`` pairs).
     """
     rows = batch[ROW].to_numpy()
     raw = prepare(batch.drop(columns=ROW), "events")
@@ -155,9 +169,13 @@ def triage_batch(batch, columns, settings, key, keyed, known_users, known_items,
             table[column] = table[column].astype(float)
         elif column != "timestamp":
             table[column] = table[column].astype(object).where(table[column].notna(), None)
+    issues = np.full(len(table), "", dtype=object)
+    for at, column, issue in zip(part.issues.rows, part.issues.columns, part.issues.issues,
+                                 strict=True):  # fmt: skip
+        issues[at] = issues[at] + f"{column}:{issue};"
     return table.assign(**{ROW: rows, "_reason": part.verdicts.reason.astype(np.int32),
                            "_column": part.verdicts.column, "_erased": part.erased,
-                           "_signature": signature})  # fmt: skip
+                           "_signature": signature, "_issues": issues})  # fmt: skip
 
 
 def _keyed_columns(events) -> tuple[str, ...]:
@@ -265,7 +283,8 @@ def curate_events(
         ROW, "_reason", "_column"
     )
     quarantine = _quarantine(events, rejected, key, merges, keyed, source_file)
-    return SparkCuration(curated, quarantine, counts)
+    fates = typed.select(*columns, ROW, "_reason", "_column", "_duplicate", "_erased", "_issues")
+    return SparkCuration(curated, quarantine, counts, fates)
 
 
 def _counts(typed) -> dict[str, int]:
@@ -316,3 +335,74 @@ def _quarantine(events, rejected, key: bytes, merges, keyed, source_file: str):
         ]
     )
     return events.join(rejected, ROW).mapInPandas(records, schema)
+
+
+def spark_input(events: pd.DataFrame) -> pd.DataFrame:
+    """Raw events Spark can take as they are: time-zone-aware times as ISO text (parsed back
+    by curation, as from a CSV file), other columns unchanged."""
+    aware = [c for c in events.columns if isinstance(events[c].dtype, pd.DatetimeTZDtype)]
+    return events.assign(**{column: events[column].astype("str") for column in aware})
+
+
+def events_part(fates: pd.DataFrame, raw: pd.DataFrame, columns: list[str]) -> TablePart:
+    """The pandas engine's ``TablePart`` of events from every row's fate on Spark.
+
+    Parameters
+    ----------
+    fates : DataFrame of shape (n_events, len(columns) + 6)
+        ``SparkCuration.fates`` on the driver, in source order.
+    raw : DataFrame of shape (n_events, n_raw_columns)
+        The prepared raw events (``triage.prepare``).
+    columns : list of str
+    """
+    issues = FieldIssues()
+    pairs = fates["_issues"].fillna("").str.split(";").explode()
+    pairs = pairs[pairs != ""]
+    for pair, rows in pairs.groupby(pairs, sort=False).groups.items():
+        column, issue = str(pair).split(":", 1)
+        mask = np.zeros(len(fates), dtype=bool)
+        mask[np.asarray(rows)] = True
+        issues.add(mask, column, issue)
+    verdicts = Verdicts(fates["_reason"].to_numpy(np.int8), fates["_column"].to_numpy(object))
+    typed = fates[columns].reset_index(drop=True)
+    duplicate, erased = fates["_duplicate"].to_numpy(bool), fates["_erased"].to_numpy(bool)
+    return TablePart("events", raw, typed, verdicts, issues, duplicate, erased)
+
+
+def curate(raw: dict[str, pd.DataFrame], settings: CurationSettings, spark) -> Curation:
+    """The pandas engine's ``curate`` with the events curated on Spark.
+
+    Users, items and consent (small) are curated on the driver as pandas does; events run
+    through :func:`curate_events`; their fates come back to be assembled by the pandas
+    engine's ``assemble``, so tables, quarantine, issues and counts take the same form.
+
+    Parameters
+    ----------
+    raw : dict of str to DataFrame
+        As for ``workbench.data.curate.curate``.
+    settings : CurationSettings
+        ``pseudonym_key`` required.
+    spark : SparkSession
+
+    Returns
+    -------
+    Curation
+    """
+    settings = replace(settings, as_of=settings.as_of or datetime.now(UTC).isoformat())
+    tables = {name: prepare(frame, name) for name, frame in raw.items() if name in SPECS}
+    parts = dimension_parts(tables, settings)
+    known_users, known_items = known_ids(parts)
+    source_file = str(tables["events"].attrs.get("source_file", "events"))
+    frame = with_row_numbers(spark.createDataFrame(spark_input(tables["events"])))
+    result = curate_events(frame, settings, known_users, known_items, parts.merges, source_file)
+    fates = result.fates.orderBy(ROW).toPandas()
+    # one array per column: Arrow batches arrive as chunks, which parquet lays out differently
+    fates = pd.DataFrame({column: fates[column].to_numpy() for column in fates.columns})
+    fates["timestamp"] = pd.to_datetime(fates["timestamp"], utc=True)
+    columns = [c for c in fates.columns if not c.startswith("_")]
+    parts.events = events_part(fates, tables["events"], columns)
+    parts.keyed = _keyed_columns(frame.drop(ROW))
+    for part in (parts.users, parts.items, parts.consent):
+        if part is not None and "user_id" in part.typed:
+            erase_and_pseudonymize(part, parts.merges, settings, settings.pseudonym_key)
+    return assemble(parts, settings, settings.pseudonym_key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from types import SimpleNamespace
 
 import pandas as pd
 
@@ -21,6 +22,10 @@ from workbench.features.rfm import rfm
 from workbench.features.users import demographics
 
 log = logging.getLogger(__name__)
+
+#: The per-user kernels ``build_user_features`` runs on every event (pandas); another engine
+#: passes an object with the same three methods (``workbench.engines.spark_features``).
+PANDAS_KERNELS = SimpleNamespace(engagement=engagement, rfm=rfm, context=context)
 
 #: Prefixes of the data-dependent column families (one column per event type, category, ...).
 FEATURE_PREFIXES = ("n_", "daypart_", "device_", "channel_", "affinity_")
@@ -33,6 +38,7 @@ def build_user_features(
     as_of: pd.Timestamp | None = None,
     cart_window_days: float = 7,
     max_categories: int = 30,
+    kernels=PANDAS_KERNELS,
 ) -> pd.DataFrame:
     """All user features, one row per user with at least one event up to ``as_of``.
 
@@ -50,6 +56,10 @@ def build_user_features(
         Days a cart may wait for its purchase before it counts as abandoned.
     max_categories : int
         Most frequent item categories kept as ``affinity_*`` columns.
+    kernels : object
+        ``engagement(events, as_of)``, ``rfm(events, as_of, transaction_types=, monetary=)``
+        and ``context(events, as_of)`` returning tables indexed by ``user_id``: pandas'
+        (``PANDAS_KERNELS``) or another engine's.
 
     Returns
     -------
@@ -64,12 +74,12 @@ def build_user_features(
     sells = bool((events["event_type"] == "purchase").any())
     kinds = ("purchase",) if sells else tuple(events["event_type"].unique())
     has_revenue = sells and bool(events["revenue"].notna().any())
-    table = engagement(events, as_of)
-    table = table.join(rfm(events, as_of, transaction_types=kinds, monetary=has_revenue))
+    table = kernels.engagement(events, as_of)
+    table = table.join(kernels.rfm(events, as_of, transaction_types=kinds, monetary=has_revenue))
     if (events["event_type"] == "add_to_cart").any():
         carts = abandoned_carts(events, as_of, cart_window_days)
         table["abandoned_carts"] = carts.reindex(table.index).fillna(0.0)
-    table = table.join(context(events, as_of))
+    table = table.join(kernels.context(events, as_of))
     affinity = category_affinity(events, items, max_categories=max_categories)
     if affinity.shape[1]:
         table = table.join(affinity).fillna({column: 0.0 for column in affinity.columns})
