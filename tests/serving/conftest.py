@@ -56,13 +56,7 @@ def project(tmp_path_factory) -> Project:
 
     root = tmp_path_factory.mktemp("serving")
     uri = f"sqlite:///{root / 'mlflow.db'}"
-    patch = pytest.MonkeyPatch()
-    patch.setenv("MLFLOW_TRACKING_URI", uri)
-    patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
-    patch.setenv("WORKBENCH_HOME", str(root))
-    patch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY.decode())
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
+    undo = _environment(root, uri)
     curated = root / "data" / "curated" / DATASET
     settings = default_settings(DATASET, pseudonym_key=KEY)
     options = {"n_users": 300, "n_items": 60, "n_days": 20}
@@ -89,8 +83,41 @@ def project(tmp_path_factory) -> Project:
     known = [raw_of[user] for user in interactions.users.ids if user in allowed]
     refusing = sorted(raw_of[user] for user in set(users["user_id"]) - allowed)
     n_items = interactions.user_items.shape[1]
-    yield Project(root, uri, curated, known[:50], refusing, n_items, raw_ids)
-    patch.undo()
+    undo()  # other test files share this process: each serving module sets it again
+    return Project(root, uri, curated, known[:50], refusing, n_items, raw_ids)
+
+
+def _environment(root: Path, uri: str):
+    """Set the project's environment and MLflow store for this process; returns ``undo()``."""
+    import mlflow
+
+    patch = pytest.MonkeyPatch()
+    patch.setenv("MLFLOW_TRACKING_URI", uri)
+    patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
+    patch.setenv("WORKBENCH_HOME", str(root))
+    patch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY.decode())
+    previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+
+    def undo() -> None:
+        patch.undo()
+        mlflow.set_tracking_uri(previous[0])
+        mlflow.set_registry_uri(previous[1])
+
+    return undo
+
+
+@pytest.fixture(scope="module", autouse=True)
+def serving_environment(project):
+    """The session project's environment and store for every test of a serving module.
+
+    Module scope and autouse: set before the module's own fixtures build services, undone
+    after, so tests of other files sharing the process (pytest-xdist) see their own settings.
+    """
+    undo = _environment(project.root, project.tracking_uri)
+    yield
+    undo()
 
 
 def free_port() -> int:
