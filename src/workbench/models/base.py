@@ -292,3 +292,19 @@ class Recommender(BaseEstimator):
         sims[item_idx] = -np.inf
         idx, values = top_k(sims[None, :], k)
         return idx[0], values[0]
+
+
+class ItemItemRecommender(Recommender):
+    """A recommender that scores through an item-item weight matrix (EASE, RP3beta).
+
+    Subclasses set ``weights_``, an ndarray of shape (n_items, n_items), in ``_fit``; a user's
+    scores are the sum of the weight rows of the items they have seen, ``x_u @ weights_``.
+    """
+
+    def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
+        rows = user_items[user_idx].copy()
+        rows.data[:] = 1.0
+        return np.asarray(rows @ self.weights_)
+
+    def _item_vectors(self) -> np.ndarray:
+        return self.weights_

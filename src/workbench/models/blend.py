@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-from workbench.models.base import Recommender, standardize_rows
+from workbench.models.base import ItemItemRecommender, Recommender, standardize_rows
 from workbench.models.ease import EASE
 from workbench.models.factorization import ALS
 
@@ -24,7 +24,7 @@ def _row_normalized(matrix: sp.csr_matrix) -> sp.csr_matrix:
     return sp.diags(1.0 / np.maximum(sums, 1e-12)) @ matrix
 
 
-class RP3beta(Recommender):
+class RP3beta(ItemItemRecommender):
     """Random walk of three steps with a popularity penalty.
 
     ``W = (P_ui^T-normalized @ P_ui) / pop^beta`` with ``P_ui`` the users' rows normalized
@@ -58,14 +58,6 @@ class RP3beta(Recommender):
         weights /= np.power(np.maximum(popularity, 1.0), self.beta)[None, :]
         np.fill_diagonal(weights, 0.0)
         self.weights_ = weights.astype(np.float32)
-
-    def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        rows = user_items[user_idx].copy()
-        rows.data[:] = 1.0
-        return np.asarray(rows @ self.weights_)
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.weights_
 
 
 class Blend(Recommender):

@@ -10,10 +10,10 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse as sp
 
-from workbench.models.base import Recommender
+from workbench.models.base import ItemItemRecommender
 
 
-class EASE(Recommender):
+class EASE(ItemItemRecommender):
     """Linear item-item autoencoder with a closed-form solution.
 
     Memory and time grow with ``n_items ** 2`` and ``n_items ** 3``: suited to catalogues of
@@ -44,14 +44,6 @@ class EASE(Recommender):
         weights = precision / (-np.diag(precision))
         weights[np.diag_indices_from(weights)] = 0.0
         self.weights_ = weights.astype(np.float32)
-
-    def _score(self, user_idx: np.ndarray, user_items: sp.csr_matrix) -> np.ndarray:
-        rows = user_items[user_idx].copy()
-        rows.data[:] = 1.0
-        return np.asarray(rows @ self.weights_)
-
-    def _item_vectors(self) -> np.ndarray:
-        return self.weights_
 
 
 def suggest(trial) -> dict:
