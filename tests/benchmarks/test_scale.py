@@ -28,3 +28,26 @@ def test_every_step_is_timed_on_a_small_log():
     for step in ("split", "all_metrics", "serendipity", "diversity", "ndcg"):
         assert row[f"{step}_s"] >= 0 and row[f"{step}_mib"] > 0
     assert 0 < row["shown_items"] <= row["items"]
+
+
+def test_pipeline_table_has_every_stage_and_ratio_at_tiny_scales():
+    from scale import STAGES, pipeline_table
+
+    table = pipeline_table([0.05, 0.1], n_trials=6)
+    assert list(table.index.get_level_values("stage").unique()) == list(STAGES)
+    assert (table["skipped"] == "").all()
+    assert (table["seconds"] >= 0).all() and (table["peak_mib"] > 0).all()
+    later = table.xs(0.1, level="scale")
+    for ratio in ("events_x", "time_x", "memory_x", "growth"):
+        assert later[ratio].notna().all(), ratio
+    assert (later["events_x"] > 1).all()
+
+
+def test_a_stage_over_the_memory_budget_is_skipped_with_its_reason():
+    from scale import pipeline_table
+
+    table = pipeline_table([0.05], n_trials=6, memory_gib=1e-6)
+    # the first scale has no peak to project from; the family's cost declaration says no
+    assert "ease needs" in table.loc[("collaborative", 0.05), "skipped"]
+    assert table.loc[("evaluation", 0.05), "skipped"] == "needs collaborative"
+    assert table.loc[("ingestion", 0.05), "skipped"] == ""
