@@ -59,6 +59,7 @@ def test_the_default_pipeline_plans_with_register_on(default):
         ({"50_conversion.n_train_cutoffs": 0}, "n_train_cutoffs=0: must be in [1, inf]"),
         ({"50_conversion.warm_start": "yes"}, "50_conversion.parameters.warm_start: expected bool"),
         ({"warm_strat": True}, "no notebook in this run declares 'warm_strat'"),
+        ({"40_collaborative.engine": "sprak"}, "engine='sprak': unknown ['sprak']"),
     ],
 )
 def test_a_bad_override_is_an_error_before_any_work(default, overrides, message):

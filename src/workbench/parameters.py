@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from workbench import engines
 from workbench.bandits.offline import simulation_record_path
 from workbench.bandits.ope import ESTIMATORS
 from workbench.bandits.policies import POLICIES
@@ -126,6 +127,7 @@ RULES: dict[str, Range | Choices | DecisionLog] = {
     "tuning_method": Choices(lambda: ("replay", *ESTIMATORS)),
     "two_tower_negatives": Choices(lambda: ("full", "in_batch")),
     "source": Choices(lambda: tuple(SOURCES)),
+    "engine": Choices(lambda: engines.ENGINES),
     "decision_log": DecisionLog(),
 }
 

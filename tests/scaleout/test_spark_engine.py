@@ -187,3 +187,23 @@ def test_engine_spark_assembles_the_pandas_curation_of_planted_defects(spark, bo
     pd.testing.assert_frame_equal(found.issues, expected.issues)
     assert found.counts == expected.counts
     np.testing.assert_array_equal(found.event_rows, expected.event_rows)
+
+
+def test_engine_spark_tunes_and_refits_als_on_spark_scored_by_the_projects_metrics(spark):
+    from workbench.data.interactions import interaction_pairs
+    from workbench.data.splits import prepare_splits
+    from workbench.engines import select
+    from workbench.engines.spark_als import SparkALS
+    from workbench.evaluation import evaluate
+    from workbench.tuning import Budget
+    from workbench.workflows.collaborative import run_family
+
+    events = generate(n_users=80, n_items=30, n_days=10, seed=3)["events"]
+    data = prepare_splits(interaction_pairs(events), seed=1)
+    budget = Budget(1, seed=9, k=5)  # its one trial draws a short fit: 11 iterations, 32 factors
+    result = run_family("als", data, budget, engine=select("spark", "local[2]"))
+    assert isinstance(result.model, SparkALS) and result.n_trials == 1
+    assert result.model.item_factors_.shape == (data.train.shape[1], result.params["factors"])
+    scores = evaluate(result.model, data.train, data.test, k=5)
+    assert 0.0 < result.metrics["ndcg_at_5"] <= 1.0
+    assert result.metrics["ndcg_at_5"] == pytest.approx(scores["ndcg_at_5"])

@@ -7,7 +7,7 @@ curates events (the per-row checks of :mod:`workbench.data` run unchanged inside
 partitions, the checks across rows run as Spark joins and aggregations); ``spark_features``
 computes RFM, engagement and context on Spark DataFrames; ``spark_als`` fits ``pyspark.ml``
 ALS and scores it with the project's own metrics. ``engine`` is what a configuration's
-``engine: pandas|spark`` selects (``select``): ingestion and user features on that engine.
+``engine: pandas|spark`` selects (``select``): ingestion, user features and ALS on that engine.
 """
 
 from workbench.engines.spark_session import DEFAULT_MASTER

@@ -1,27 +1,36 @@
 """The engine a pipeline runs its heavy steps on: ``pandas`` (the default) or ``spark``.
 
 Notebooks call :func:`select` with the configuration's ``engine`` and ``spark_master`` and then
-``engine.ingest(...)`` and ``engine.user_features(...)``: the same calls whatever the engine,
-so no notebook branches on it. The Spark session starts only when a Spark step first runs.
+``engine.ingest(...)`` and ``engine.user_features(...)``, and hand the engine to workflows that
+look model families up with ``engine.family(name)``: the same calls whatever the engine, so no
+notebook branches on it. The Spark session starts only when a Spark step first runs.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
 from workbench.data.ingest import IngestResult, ingest
+from workbench.engines.spark_als import SparkALS
 from workbench.engines.spark_session import DEFAULT_MASTER
 from workbench.features.build import PANDAS_KERNELS, build_user_features
+from workbench.models import factorization
+from workbench.models.catalogue import Family, get_family
 
 ENGINES = ("pandas", "spark")
+
+#: Families the spark engine fits with Spark, in place of the catalogue's (same search space).
+SPARK_FAMILIES: dict[str, Family] = {
+    "als": Family(SparkALS, factorization.suggest_als, seeded=True),
+}
 
 
 @dataclass(frozen=True)
 class Engine:
-    """Where ingestion and user features run.
+    """Where ingestion, user features and the Spark-capable model families run.
 
     Attributes
     ----------
@@ -58,6 +67,20 @@ class Engine:
 
             kernels = SparkFeatures(self.session())
         return build_user_features(events, items, users, **parameters, kernels=kernels)
+
+    def family(self, name: str) -> Family:
+        """The model family ``name`` on this engine: the catalogue's (``get_family``), except
+        on spark for ``SPARK_FAMILIES`` (``als``: :class:`SparkALS` on ``master``).
+
+        Raises
+        ------
+        KeyError
+            Listing the known families when ``name`` is not one.
+        """
+        if self.name == "spark" and name in SPARK_FAMILIES:
+            family = SPARK_FAMILIES[name]
+            return replace(family, fixed={**family.fixed, "master": self.master})
+        return get_family(name)
 
 
 def select(name: str = "pandas", master: str = DEFAULT_MASTER) -> Engine:

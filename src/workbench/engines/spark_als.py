@@ -11,6 +11,8 @@ and item's number of ratings (ALS-WR), and draws its initial factors differently
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
@@ -27,6 +29,19 @@ def interactions_frame(spark, user_items: sp.csr_matrix):
     frame = pd.DataFrame({"user": coo.row.astype(np.int32), "item": coo.col.astype(np.int32),
                           "rating": coo.data.astype(np.float32)})  # fmt: skip
     return spark.createDataFrame(frame)
+
+
+def ensure_checkpoint_dir(spark) -> None:
+    """A local checkpoint directory for a local session that has none.
+
+    ALS checkpoints its factors every ``checkpointInterval`` (10) iterations only when the
+    session has a checkpoint directory; without one the lineage grows with each iteration and
+    overflows the JVM stack after about 20. A cluster sets ``spark.checkpoint.dir`` to shared
+    storage itself.
+    """
+    context = spark.sparkContext
+    if context.getCheckpointDir() is None and context.master.startswith("local"):
+        context.setCheckpointDir(tempfile.mkdtemp(prefix="workbench-als-checkpoints-"))
 
 
 def factors_array(frame, n_rows: int, rank: int) -> np.ndarray:
@@ -83,6 +98,7 @@ class SparkALS(Recommender):
 
         seed = int(check_random_state(self.random_state).randint(2**31 - 1))
         spark = session(self.master)
+        ensure_checkpoint_dir(spark)
         ratings = interactions_frame(spark, user_items)
         estimator = ALS(
             rank=self.factors, maxIter=self.iterations, regParam=self.regularization,

@@ -17,6 +17,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import optuna
@@ -28,6 +29,9 @@ from workbench.evaluation import evaluate, metrics, recommend_all
 from workbench.models import cost
 from workbench.models.catalogue import Family, get_family
 from workbench.workflows.results import FamilyResult, tracked
+
+if TYPE_CHECKING:
+    from workbench.engines.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +93,11 @@ class RecommenderObjective:
 
 
 def run_family(
-    name: str, data: SplitMatrices, budget: tuning.Budget, blas_threads: int | None = 1
+    name: str,
+    data: SplitMatrices,
+    budget: tuning.Budget,
+    blas_threads: int | None = 1,
+    engine: Engine | None = None,
 ) -> FamilyResult:
     """Tune family ``name`` on the validation folds, refit on train, evaluate once on test.
 
@@ -109,8 +117,11 @@ def run_family(
     blas_threads : int, optional
         BLAS threads while tuning and refitting (None leaves the default). One thread is
         much faster on a shared machine, where idle BLAS threads spin for busy cores.
+    engine : workbench.engines.Engine, optional
+        Where the family is fitted (``engine.family(name)``: ``als`` on Spark for the spark
+        engine); the catalogue's family when None, as on the pandas engine.
     """
-    family = get_family(name)
+    family = get_family(name) if engine is None else engine.family(name)
     with threadpool_limits(blas_threads, "blas"):
         objective = RecommenderObjective(family, data.folds, k=budget.k, seed=budget.seed)
         pruner = optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=0)
@@ -173,12 +184,14 @@ def compare_families(
     budget: tuning.Budget,
     stage: str = "collaborative",
     memory_budget: float | None = None,
+    engine: Engine | None = None,
 ) -> list[FamilyResult]:
     """:func:`run_family` for each family that fits in memory, each in its own MLflow run.
 
     Each family's run records its chosen hyperparameters, its test metrics and training time;
     the trials are nested below it. A family whose estimated cost (``models.cost``) exceeds
-    ``memory_budget`` is skipped with a logged reason (:func:`affordable`).
+    ``memory_budget`` is skipped with a logged reason (:func:`affordable`). ``engine`` is passed
+    to :func:`run_family`.
 
     Returns
     -------
@@ -186,6 +199,6 @@ def compare_families(
         In the order of ``names``, skipped families left out.
     """
     return [
-        tracked(name, stage, lambda name=name: run_family(name, data, budget))
+        tracked(name, stage, lambda name=name: run_family(name, data, budget, engine=engine))
         for name in affordable(names, data, memory_budget)
     ]
