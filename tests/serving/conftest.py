@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from helpers.mlflow_state import forget_active_experiment
 
 DATASET = "synthetic"
 KEY = b"serving-tests-key"  # WORKBENCH_PSEUDONYM_KEY of the session (and of served processes)
@@ -96,6 +97,7 @@ def _environment(root: Path, uri: str):
     patch.setenv("MLFLOW_DISABLE_TELEMETRY", "true")
     patch.setenv("WORKBENCH_HOME", str(root))
     patch.setenv("WORKBENCH_PSEUDONYM_KEY", KEY.decode())
+    forget_active_experiment(patch)
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
