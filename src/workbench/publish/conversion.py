@@ -14,9 +14,8 @@ import logging
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 
-from workbench.publish.registry import pip_requirements
+from workbench.publish.registry import log_answering_model
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +49,9 @@ class ConversionModel(mlflow.pyfunc.PythonModel):
     def log(self, registered_model_name: str | None = None, example: pd.DataFrame | None = None):
         """Log to the active run as ``conversion`` (registered when a name is given); ModelInfo."""
         example = example[self.feature_names].head(20)
-        info = mlflow.pyfunc.log_model(
-            name=ARTIFACT_NAME,
-            python_model=self,
-            pip_requirements=pip_requirements(REQUIREMENTS),
-            signature=infer_signature(example, self.answer(example)),
-            input_example=example.head(2),
-            registered_model_name=registered_model_name,
+        return log_answering_model(
+            self, ARTIFACT_NAME, REQUIREMENTS, example, 2, registered_model_name
         )
-        log.info("logged %s as %s", type(self.classifier).__name__, info.model_uri)
-        return info
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
         """``p_no_conversion`` and ``p_conversion`` per input row, shape (n_rows, 2)."""

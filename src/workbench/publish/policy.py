@@ -12,10 +12,9 @@ import logging
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 
 from workbench.bandits.base import BasePolicy
-from workbench.publish.registry import pip_requirements
+from workbench.publish.registry import log_answering_model
 
 log = logging.getLogger(__name__)
 
@@ -81,16 +80,7 @@ class PolicyModel(mlflow.pyfunc.PythonModel):
     def log(self, registered_model_name: str | None = None, example: pd.DataFrame | None = None):
         """Log to the active run as ``policy`` (registered when a name is given); ModelInfo."""
         example = self.example() if example is None else example
-        info = mlflow.pyfunc.log_model(
-            name="policy",
-            python_model=self,
-            pip_requirements=pip_requirements(_REQUIREMENTS),
-            signature=infer_signature(example, self.answer(example)),
-            input_example=example.head(1),
-            registered_model_name=registered_model_name,
-        )
-        log.info("logged %s as %s", type(self.policy).__name__, info.model_uri)
-        return info
+        return log_answering_model(self, "policy", _REQUIREMENTS, example, 1, registered_model_name)
 
     def contexts(self, frame: pd.DataFrame) -> np.ndarray:
         """Context vectors of the request rows, shape (n_rows, n_features); NaN rows unknown.

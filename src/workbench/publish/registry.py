@@ -184,3 +184,25 @@ def pip_requirements(packages: tuple[str, ...]) -> list[str]:
         except PackageNotFoundError:
             log.warning("%s is not installed; left out of the model's requirements", package)
     return pins
+
+
+def log_answering_model(
+    model, name: str, packages: tuple[str, ...], example: pd.DataFrame, n_examples: int,
+    registered_model_name: str | None = None,
+):  # fmt: skip
+    """Log ``model`` (a pyfunc with ``answer(frame)``) to the active run as artifact ``name``.
+
+    The signature is inferred from ``example`` and the model's answer to it; the first
+    ``n_examples`` rows are stored as the input example. Registered when a name is given.
+    Returns MLflow's ModelInfo.
+    """
+    info = mlflow.pyfunc.log_model(
+        name=name,
+        python_model=model,
+        pip_requirements=pip_requirements(packages),
+        signature=mlflow.models.infer_signature(example, model.answer(example)),
+        input_example=example.head(n_examples),
+        registered_model_name=registered_model_name,
+    )
+    log.info("logged %s as %s", type(model).__name__, info.model_uri)
+    return info
