@@ -19,18 +19,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from helpers.browser import headless_chromium
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--no-first-run", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--window-size=1400,1000",
-)  # fmt: skip
 STARTUP_SECONDS = 90  # the server and six kernels on two busy cores
 SETTLE_SECONDS = 2.0  # after the kernels report, for any late metadata write to show
 
@@ -133,21 +127,7 @@ def lab(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory):
     """Headless Debian Chromium through its own chromedriver (no Selenium Manager)."""
-    missing = [path.name for path in (CHROMIUM, CHROMEDRIVER) if not path.is_file()]
-    if missing:
-        pytest.skip(
-            f"{' and '.join(missing)} not found: install Debian's packages "
-            "chromium and chromium-driver (apt-get install chromium chromium-driver)"
-        )
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium (a dev dependency)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium')}")
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium"))
     driver.set_script_timeout(STARTUP_SECONDS)
     yield driver
     driver.quit()
